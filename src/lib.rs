@@ -4,6 +4,7 @@
 //! downloads the device's CA certificate from the bootstrap servers that an
 //! operator configures.
 
-#![forbid(unsafe_op_in_unsafe_fn)]
-
 pub mod config;
+pub mod datastore;
+pub mod netconf;
+pub mod schema;

@@ -1,0 +1,382 @@
+//! `edit-config` applied to a copy of a datastore (RFC 6241 section 7.2).
+//!
+//! libyang parses the content of `<config>` without validation into an edit
+//! tree whose nodes carry `ietf-netconf:operation` metadata. [`apply`] walks
+//! that tree and changes a copy of the target datastore node by node; the
+//! caller validates the copy and swaps it in only when everything
+//! succeeded, so a rejected edit changes nothing.
+
+use yang3::data::{Data, DataFormat, DataParserFlags, DataTree, DataValidationFlags};
+use yang3::schema::{SchemaModule, SchemaNodeKind};
+
+use super::error::DatastoreError;
+use super::libyang_error::LibyangError;
+use super::raw::{Node, RawTree};
+
+/// The `operation` attribute of an edit node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditOperation {
+    Merge,
+    Replace,
+    Create,
+    Delete,
+    Remove,
+    /// Only as `default-operation`: leave existing data alone unless a
+    /// descendant asks for a change.
+    None,
+}
+
+impl EditOperation {
+    /// Parses the attribute value.
+    pub fn parse(value: &str) -> Option<EditOperation> {
+        match value {
+            "merge" => Some(EditOperation::Merge),
+            "replace" => Some(EditOperation::Replace),
+            "create" => Some(EditOperation::Create),
+            "delete" => Some(EditOperation::Delete),
+            "remove" => Some(EditOperation::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// `default-operation` of `edit-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DefaultOperation {
+    #[default]
+    Merge,
+    Replace,
+    None,
+}
+
+impl DefaultOperation {
+    /// Parses the parameter value.
+    pub fn parse(value: &str) -> Option<DefaultOperation> {
+        match value {
+            "merge" => Some(DefaultOperation::Merge),
+            "replace" => Some(DefaultOperation::Replace),
+            "none" => Some(DefaultOperation::None),
+            _ => None,
+        }
+    }
+
+    fn as_edit_operation(self) -> EditOperation {
+        match self {
+            DefaultOperation::Merge => EditOperation::Merge,
+            DefaultOperation::Replace => EditOperation::Replace,
+            DefaultOperation::None => EditOperation::None,
+        }
+    }
+}
+
+/// Parses the content of `<config>` into an edit tree.
+///
+/// The first parse is typed and strict. A leaf sent without a value under
+/// `delete` or `remove` fails that parse, so a second parse allows opaque
+/// nodes; it is accepted only when every opaque node is such a leaf.
+pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
+    let context =
+        crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;
+    let flags =
+        || DataParserFlags::NO_VALIDATION | DataParserFlags::STRICT | DataParserFlags::NO_STATE;
+
+    LibyangError::clear();
+    let typed_error = match DataTree::parse_string(
+        context,
+        config,
+        DataFormat::XML,
+        flags(),
+        DataValidationFlags::empty(),
+    ) {
+        Ok(tree) => return Ok(tree),
+        Err(_) => LibyangError::last(),
+    };
+
+    let opaque_flags = flags() | DataParserFlags::from_bits_retain(yang3::ffi::LYD_PARSE_OPAQ);
+    LibyangError::clear();
+    let Ok(tree) = DataTree::parse_string(
+        context,
+        config,
+        DataFormat::XML,
+        opaque_flags,
+        DataValidationFlags::empty(),
+    ) else {
+        return Err(DatastoreError::Parse(typed_error));
+    };
+    let netconf = netconf_module()?;
+    let raw = RawTree::from_tree(tree);
+    let acceptable = raw
+        .top_level()
+        .all(|node| opaque_nodes_are_deletions(node, EditOperation::Merge, &netconf));
+    if acceptable {
+        Ok(raw.into_tree())
+    } else {
+        Err(DatastoreError::Parse(typed_error))
+    }
+}
+
+fn opaque_nodes_are_deletions(
+    node: Node,
+    inherited: EditOperation,
+    netconf: &SchemaModule<'_>,
+) -> bool {
+    let operation = node
+        .annotation(netconf, "operation")
+        .and_then(|value| EditOperation::parse(&value))
+        .unwrap_or(inherited);
+    if node.is_opaque() {
+        let is_leaf = node.first_child().is_none();
+        let deletes = matches!(operation, EditOperation::Delete | EditOperation::Remove);
+        return is_leaf && deletes;
+    }
+    node.children()
+        .all(|child| opaque_nodes_are_deletions(child, operation, netconf))
+}
+
+fn netconf_module() -> Result<SchemaModule<'static>, DatastoreError> {
+    let context =
+        crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;
+    context
+        .get_module_implemented("ietf-netconf")
+        .ok_or_else(|| DatastoreError::Internal("module ietf-netconf is not loaded".into()))
+}
+
+/// Applies `edit` to `target` and returns the changed tree, not yet
+/// validated. On error the partly changed tree is dropped.
+pub fn apply(
+    target: DataTree<'static>,
+    edit: &DataTree<'static>,
+    default_operation: DefaultOperation,
+) -> Result<DataTree<'static>, DatastoreError> {
+    let netconf = netconf_module()?;
+    // With default-operation "replace" the <config> content becomes the
+    // whole datastore, so nodes it does not mention are dropped.
+    let target = match default_operation {
+        DefaultOperation::Replace => DataTree::new(target.context()),
+        _ => target,
+    };
+    let mut tree = RawTree::from_tree(target);
+    let mut editor = Editor {
+        tree: &mut tree,
+        netconf,
+    };
+    let edit_nodes = edit.reference().map(|node| Node::from_ptr(node.as_raw()));
+    if let Some(Some(first)) = edit_nodes {
+        let mut next = Some(first);
+        while let Some(node) = next {
+            editor.apply_node(None, node, default_operation.as_edit_operation())?;
+            next = node.next_sibling();
+        }
+    }
+    Ok(tree.into_tree())
+}
+
+struct Editor<'t> {
+    tree: &'t mut RawTree,
+    netconf: SchemaModule<'static>,
+}
+
+impl Editor<'_> {
+    /// Applies one edit node below `parent` (top level when `None`) and
+    /// returns whether the target changed.
+    fn apply_node(
+        &mut self,
+        parent: Option<Node>,
+        edit: Node,
+        inherited: EditOperation,
+    ) -> Result<bool, DatastoreError> {
+        let operation = match edit.annotation(&self.netconf, "operation") {
+            Some(value) => {
+                EditOperation::parse(&value).ok_or_else(|| DatastoreError::BadOperation {
+                    value,
+                    element: edit.name(),
+                })?
+            }
+            None => inherited,
+        };
+
+        if edit.is_opaque() {
+            return self.delete_opaque(parent, edit, operation);
+        }
+        let Some(schema) = edit.schema() else {
+            return Ok(false);
+        };
+
+        let existing = match schema.kind() {
+            SchemaNodeKind::List | SchemaNodeKind::LeafList => {
+                self.tree.find_instance(parent, edit)
+            }
+            _ => self.tree.find_schema_child(parent, &schema),
+        };
+        // A default leaf or a non-presence container holding only defaults
+        // was not set by anyone: `create` may set it and `delete` finds
+        // nothing to delete.
+        let explicit = existing.filter(|node| !node.is_default());
+
+        match operation {
+            EditOperation::Delete => {
+                let Some(node) = explicit else {
+                    return Err(DatastoreError::DataMissing { path: edit.path() });
+                };
+                self.tree.remove(node);
+                Ok(true)
+            }
+            EditOperation::Remove => {
+                if let Some(node) = explicit {
+                    self.tree.remove(node);
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+            EditOperation::Create => {
+                if explicit.is_some() {
+                    return Err(DatastoreError::DataExists { path: edit.path() });
+                }
+                let node = self.set_node(parent, edit, existing)?;
+                self.apply_children(node, edit, EditOperation::Merge)?;
+                Ok(true)
+            }
+            EditOperation::Merge => {
+                let node = self.set_node(parent, edit, existing)?;
+                let children_changed = self.apply_children(node, edit, EditOperation::Merge)?;
+                Ok(existing.is_none() || is_term(edit) || children_changed)
+            }
+            EditOperation::Replace => {
+                if let Some(node) = existing
+                    && !is_term(edit)
+                {
+                    self.tree.remove_children_except_keys(node);
+                }
+                let node = self.set_node(parent, edit, existing)?;
+                self.apply_children(node, edit, EditOperation::Replace)?;
+                Ok(true)
+            }
+            EditOperation::None => {
+                if is_term(edit) {
+                    return Ok(false);
+                }
+                if let Some(node) = existing {
+                    return self.apply_children(node, edit, EditOperation::None);
+                }
+                // The node is created only if a descendant writes below it.
+                let node = self.set_node(parent, edit, None)?;
+                let changed = self.apply_children(node, edit, EditOperation::None)?;
+                if !changed {
+                    self.tree.remove(node);
+                }
+                Ok(changed)
+            }
+        }
+    }
+
+    fn apply_children(
+        &mut self,
+        target: Node,
+        edit: Node,
+        inherited: EditOperation,
+    ) -> Result<bool, DatastoreError> {
+        let mut changed = false;
+        for child in edit.children() {
+            // Keys name the list instance; they are not edited on their own.
+            if child.is_key() {
+                continue;
+            }
+            changed |= self.apply_node(Some(target), child, inherited)?;
+        }
+        Ok(changed)
+    }
+
+    /// Makes the target node for `edit` exist, with the edit's value for a
+    /// leaf, reusing `existing` when there is one.
+    fn set_node(
+        &mut self,
+        parent: Option<Node>,
+        edit: Node,
+        existing: Option<Node>,
+    ) -> Result<Node, DatastoreError> {
+        let Some(schema) = edit.schema() else {
+            return Err(DatastoreError::Internal(format!(
+                "edit node {} has no schema",
+                edit.name()
+            )));
+        };
+        let libyang = |_| DatastoreError::Apply(LibyangError::last());
+
+        if let Some(node) = existing {
+            if is_term(edit) {
+                let value = edit.value().unwrap_or_default();
+                self.tree.change_term(node, &value).map_err(libyang)?;
+            }
+            return Ok(node);
+        }
+
+        LibyangError::clear();
+        match schema.kind() {
+            SchemaNodeKind::Container => self.tree.new_inner(parent, &schema).map_err(libyang),
+            SchemaNodeKind::List => {
+                let keys: Vec<String> = edit
+                    .children()
+                    .filter(|child| child.is_key())
+                    .map(|key| key.value().unwrap_or_default())
+                    .collect();
+                self.tree.new_list(parent, &schema, &keys).map_err(libyang)
+            }
+            SchemaNodeKind::Leaf | SchemaNodeKind::LeafList => {
+                let value = edit.value().unwrap_or_default();
+                self.tree.new_term(parent, &schema, &value).map_err(libyang)
+            }
+            other => Err(DatastoreError::Unsupported(format!(
+                "editing {other:?} node {} is not supported",
+                schema.name()
+            ))),
+        }
+    }
+
+    /// Handles a leaf sent without a value, which only `delete` and
+    /// `remove` allow.
+    fn delete_opaque(
+        &mut self,
+        parent: Option<Node>,
+        edit: Node,
+        operation: EditOperation,
+    ) -> Result<bool, DatastoreError> {
+        let name = edit.name();
+        let namespace = edit.namespace();
+        let candidates = match parent {
+            Some(parent) => parent.children(),
+            None => self.tree.top_level(),
+        };
+        let found = candidates
+            .filter(|node| !node.is_default())
+            .find(|node| node.name() == name && node.namespace() == namespace);
+        match (operation, found) {
+            (EditOperation::Delete | EditOperation::Remove, Some(node)) => {
+                self.tree.remove(node);
+                Ok(true)
+            }
+            (EditOperation::Remove, None) => Ok(false),
+            (EditOperation::Delete, None) => Err(DatastoreError::DataMissing {
+                path: opaque_path(parent, &name),
+            }),
+            _ => Err(DatastoreError::Internal(format!(
+                "element {name} has no value"
+            ))),
+        }
+    }
+}
+
+fn is_term(node: Node) -> bool {
+    node.schema().is_some_and(|schema| {
+        matches!(
+            schema.kind(),
+            SchemaNodeKind::Leaf | SchemaNodeKind::LeafList
+        )
+    })
+}
+
+fn opaque_path(parent: Option<Node>, name: &str) -> String {
+    match parent {
+        Some(parent) => format!("{}/{name}", parent.path()),
+        None => format!("/{name}"),
+    }
+}

@@ -1,0 +1,444 @@
+//! Datastore behaviour, driven through the store directly.
+
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::netconf::error::ErrorTag;
+
+const POLICY: &str = r#"<ssl xmlns="urn:ztpd:yang:ztpd-ssl"><ssl-policies><ssl-policy><policy-name>ztp_policy</policy-name><pki-domain>default</pki-domain></ssl-policy></ssl-policies></ssl>"#;
+
+fn server(address: &str, port: &str) -> String {
+    format!(
+        r#"<certificate-remote><address>{address}</address><vpn-instance>_public_</vpn-instance><port>{port}</port><ssl-policy>ztp_policy</ssl-policy></certificate-remote>"#
+    )
+}
+
+fn ztp(content: &str) -> String {
+    format!(
+        r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0">{content}</ztp>"#
+    )
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    published: Arc<Mutex<usize>>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let published = Arc::new(Mutex::new(0usize));
+    let counter = Arc::clone(&published);
+    let hook: CommitHook = Box::new(move |_| *counter.lock().expect("lock") += 1);
+    let store = Store::open(RunningFile::in_dir(dir.path()), hook).expect("opens");
+    Fixture {
+        _dir: dir,
+        store,
+        published,
+    }
+}
+
+fn edit(store: &mut Store, target: Datastore, config: &str) -> Result<(), RpcError> {
+    store.edit_config(1, target, DefaultOperation::Merge, config)
+}
+
+fn config(store: &Store, source: Datastore) -> String {
+    store.get_config(source, None).expect("get-config")
+}
+
+#[test]
+fn merge_into_candidate_then_commit() {
+    let mut f = fixture();
+    let content = format!("{POLICY}{}", ztp(&server("2001:DB8:1:0::1", "30217")));
+    edit(&mut f.store, Datastore::Candidate, &content).expect("edit accepted");
+
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(
+        candidate.contains("<address>2001:db8:1::1</address>"),
+        "{candidate}"
+    );
+    assert!(!config(&f.store, Datastore::Running).contains("certificate-remote"));
+
+    let before = *f.published.lock().expect("lock");
+    f.store.commit(1).expect("commit");
+    assert!(config(&f.store, Datastore::Running).contains("<port>30217</port>"));
+    assert_eq!(*f.published.lock().expect("lock"), before + 1);
+    assert!(!f.store.candidate_modified);
+}
+
+#[test]
+fn running_reloads_after_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let content = format!("{POLICY}{}", ztp(&server("10.1.1.1", "30217")));
+    {
+        let mut store =
+            Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("opens");
+        edit(&mut store, Datastore::Running, &content).expect("edit running");
+    }
+    let store = Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("reopens");
+    let running = config(&store, Datastore::Running);
+    assert!(running.contains("<address>10.1.1.1</address>"), "{running}");
+    assert!(
+        running.contains("<policy-name>ztp_policy</policy-name>"),
+        "{running}"
+    );
+}
+
+#[test]
+fn create_of_existing_is_data_exists() {
+    let mut f = fixture();
+    let content = format!("{POLICY}{}", ztp(&server("10.1.1.1", "1")));
+    edit(&mut f.store, Datastore::Candidate, &content).expect("first edit");
+    let again = ztp(&server("10.1.1.1", "2").replace(
+        "<certificate-remote>",
+        r#"<certificate-remote nc:operation="create">"#,
+    ));
+    let err = edit(&mut f.store, Datastore::Candidate, &again).expect_err("exists");
+    assert_eq!(err.tag, ErrorTag::DataExists);
+    assert!(config(&f.store, Datastore::Candidate).contains("<port>1</port>"));
+}
+
+#[test]
+fn delete_of_missing_is_data_missing() {
+    let mut f = fixture();
+    let content = ztp(
+        r#"<certificate-remote nc:operation="delete"><address>10.9.9.9</address><vpn-instance>_public_</vpn-instance></certificate-remote>"#,
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("missing");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    let path = err.path.expect("error-path");
+    assert!(
+        path.xpath.contains("ztpd-ztp:address='10.9.9.9'"),
+        "{}",
+        path.xpath
+    );
+
+    let remove = content.replace("\"delete\"", "\"remove\"");
+    edit(&mut f.store, Datastore::Candidate, &remove).expect("remove of missing is fine");
+}
+
+#[test]
+fn delete_and_remove_of_valueless_leaf() {
+    let mut f = fixture();
+    let content = format!(
+        "{POLICY}{}",
+        ztp(&server("10.1.1.1", "1").replace(
+            "</ssl-policy>",
+            "</ssl-policy><verify-type>esn</verify-type>"
+        ))
+    );
+    edit(&mut f.store, Datastore::Candidate, &content).expect("edit");
+    assert!(config(&f.store, Datastore::Candidate).contains("<verify-type>esn</verify-type>"));
+
+    let delete = ztp(
+        r#"<certificate-remote><address>10.1.1.1</address><vpn-instance>_public_</vpn-instance><verify-type nc:operation="delete"/></certificate-remote>"#,
+    );
+    edit(&mut f.store, Datastore::Candidate, &delete).expect("delete valueless leaf");
+    assert!(!config(&f.store, Datastore::Candidate).contains("verify-type"));
+
+    let err = edit(&mut f.store, Datastore::Candidate, &delete).expect_err("already gone");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &delete.replace("\"delete\"", "\"remove\""),
+    )
+    .expect("remove is idempotent");
+}
+
+#[test]
+fn eleventh_server_rejected_with_limit() {
+    let mut f = fixture();
+    let ten: String = (1..=10)
+        .map(|i| server(&format!("10.0.0.{i}"), "1"))
+        .collect();
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&ten)),
+    )
+    .expect("ten servers");
+    let before = config(&f.store, Datastore::Candidate);
+
+    let err = edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &ztp(&server("10.0.0.11", "1")),
+    )
+    .expect_err("eleventh");
+    assert_eq!(err.tag, ErrorTag::OperationFailed);
+    assert_eq!(err.app_tag.as_deref(), Some("too-many-elements"));
+    assert!(err.message.contains("at most 10"), "{}", err.message);
+    assert!(err.message.contains("10.0.0.11"), "{}", err.message);
+    assert_eq!(config(&f.store, Datastore::Candidate), before);
+}
+
+#[test]
+fn port_zero_rejected_naming_value() {
+    let mut f = fixture();
+    let err = edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&server("10.0.0.1", "0"))),
+    )
+    .expect_err("port 0");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+    assert!(err.message.contains("\"0\""), "{}", err.message);
+    assert!(
+        err.path
+            .expect("error-path")
+            .xpath
+            .ends_with("/ztpd-ztp:port")
+    );
+    assert!(!config(&f.store, Datastore::Candidate).contains("ssl-policy"));
+}
+
+#[test]
+fn policy_must_be_bound_to_default() {
+    let mut f = fixture();
+    let policy = POLICY.replace(
+        "<pki-domain>default</pki-domain>",
+        "<pki-domain>other</pki-domain>",
+    );
+    let err = edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{policy}{}", ztp(&server("10.0.0.1", "1"))),
+    )
+    .expect_err("unbound");
+    assert_eq!(err.tag, ErrorTag::OperationFailed);
+    assert_eq!(err.app_tag.as_deref(), Some("policy-not-bound-to-default"));
+    assert!(err.message.contains("ztp_policy"), "{}", err.message);
+}
+
+#[test]
+fn missing_policy_is_data_missing() {
+    let mut f = fixture();
+    let err = edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &ztp(&server("10.0.0.1", "1")),
+    )
+    .expect_err("no policy");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    assert_eq!(err.app_tag.as_deref(), Some("instance-required"));
+}
+
+#[test]
+fn multicast_address_rejected() {
+    let mut f = fixture();
+    let err = edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&server("224.0.0.5", "1"))),
+    )
+    .expect_err("multicast");
+    assert_eq!(err.app_tag.as_deref(), Some("multicast-address"));
+    assert!(err.message.contains("224.0.0.5"), "{}", err.message);
+}
+
+#[test]
+fn replace_drops_unsent_leaves() {
+    let mut f = fixture();
+    let content = format!(
+        "{POLICY}{}",
+        ztp(&server("10.1.1.1", "1").replace(
+            "</ssl-policy>",
+            "</ssl-policy><verify-type>esn</verify-type>"
+        ))
+    );
+    edit(&mut f.store, Datastore::Candidate, &content).expect("edit");
+    let replace = ztp(&server("10.1.1.1", "2").replace(
+        "<certificate-remote>",
+        r#"<certificate-remote nc:operation="replace">"#,
+    ));
+    edit(&mut f.store, Datastore::Candidate, &replace).expect("replace");
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(candidate.contains("<port>2</port>"), "{candidate}");
+    assert!(!candidate.contains("verify-type"), "{candidate}");
+}
+
+#[test]
+fn default_operation_none_only_applies_explicit_operations() {
+    let mut f = fixture();
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&server("10.1.1.1", "1"))),
+    )
+    .expect("edit");
+    let content = ztp(&format!(
+        "{}{}",
+        server("10.1.1.1", "9"),
+        server("10.2.2.2", "2").replace(
+            "<certificate-remote>",
+            r#"<certificate-remote nc:operation="create">"#
+        )
+    ));
+    f.store
+        .edit_config(1, Datastore::Candidate, DefaultOperation::None, &content)
+        .expect("edit with none");
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(
+        candidate.contains("<port>1</port>"),
+        "port of first server untouched: {candidate}"
+    );
+    assert!(
+        candidate.contains("<address>10.2.2.2</address>"),
+        "{candidate}"
+    );
+}
+
+#[test]
+fn default_operation_replace_replaces_datastore() {
+    let mut f = fixture();
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&server("10.1.1.1", "1"))),
+    )
+    .expect("edit");
+    f.store
+        .edit_config(1, Datastore::Candidate, DefaultOperation::Replace, POLICY)
+        .expect("replace");
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(!candidate.contains("certificate-remote"), "{candidate}");
+    assert!(candidate.contains("ztp_policy"), "{candidate}");
+}
+
+#[test]
+fn unknown_element_named() {
+    let mut f = fixture();
+    let err =
+        edit(&mut f.store, Datastore::Candidate, &ztp("<bogus>1</bogus>")).expect_err("unknown");
+    assert_eq!(err.tag, ErrorTag::UnknownElement);
+    assert!(err.message.contains("bogus"), "{}", err.message);
+}
+
+#[test]
+fn bad_operation_attribute_rejected() {
+    let mut f = fixture();
+    let content = format!(
+        "{POLICY}{}",
+        ztp(&server("10.1.1.1", "1").replace(
+            "<certificate-remote>",
+            r#"<certificate-remote nc:operation="frobnicate">"#
+        ))
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("bad operation");
+    assert!(
+        matches!(err.tag, ErrorTag::BadAttribute | ErrorTag::InvalidValue),
+        "{err}"
+    );
+    assert!(err.message.contains("frobnicate"), "{}", err.message);
+}
+
+#[test]
+fn locks_exclude_other_sessions() {
+    let mut f = fixture();
+    f.store.lock(1, Datastore::Running).expect("lock");
+    let err = f.store.lock(2, Datastore::Running).expect_err("held");
+    assert_eq!(err.tag, ErrorTag::LockDenied);
+    assert!(
+        err.info
+            .contains(&crate::netconf::error::ErrorInfo::SessionId(1))
+    );
+
+    let err = f
+        .store
+        .edit_config(2, Datastore::Running, DefaultOperation::Merge, POLICY)
+        .expect_err("locked");
+    assert_eq!(err.tag, ErrorTag::InUse);
+    f.store
+        .edit_config(1, Datastore::Running, DefaultOperation::Merge, POLICY)
+        .expect("holder edits");
+
+    assert_eq!(
+        f.store
+            .unlock(2, Datastore::Running)
+            .expect_err("not holder")
+            .tag,
+        ErrorTag::OperationFailed
+    );
+    f.store.end_session(1);
+    f.store
+        .lock(2, Datastore::Running)
+        .expect("released with session");
+}
+
+#[test]
+fn candidate_lock_release_discards_changes() {
+    let mut f = fixture();
+    f.store.lock(1, Datastore::Candidate).expect("lock");
+    edit(&mut f.store, Datastore::Candidate, POLICY).expect("edit");
+    assert!(f.store.lock(2, Datastore::Candidate).is_err());
+    f.store.end_session(1);
+    assert!(!config(&f.store, Datastore::Candidate).contains("ztp_policy"));
+    let err = {
+        edit(&mut f.store, Datastore::Candidate, POLICY).expect("edit by 1");
+        f.store
+            .lock(2, Datastore::Candidate)
+            .expect_err("modified candidate")
+    };
+    assert_eq!(err.tag, ErrorTag::LockDenied);
+}
+
+#[test]
+fn subtree_filter_selects_and_matches() {
+    let mut f = fixture();
+    let servers = format!("{}{}", server("10.1.1.1", "1"), server("10.2.2.2", "2"));
+    edit(
+        &mut f.store,
+        Datastore::Running,
+        &format!("{POLICY}{}", ztp(&servers)),
+    )
+    .expect("edit");
+
+    let only_ztp =
+        crate::netconf::xml::parse(r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"/>"#).expect("filter");
+    let out = f
+        .store
+        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![only_ztp])))
+        .expect("get-config");
+    assert!(out.contains("10.2.2.2"), "{out}");
+    assert!(!out.contains("urn:ztpd:yang:ztpd-ssl"), "{out}");
+
+    let one = crate::netconf::xml::parse(
+        r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>10.2.2.2</address><port/></certificate-remote></ztp>"#,
+    )
+    .expect("filter");
+    let out = f
+        .store
+        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![one])))
+        .expect("get-config");
+    assert!(out.contains("<port>2</port>"), "{out}");
+    assert!(!out.contains("10.1.1.1"), "{out}");
+    assert!(!out.contains("ssl-policy"), "{out}");
+
+    let only_match = crate::netconf::xml::parse(
+        r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>10.1.1.1</address></certificate-remote></ztp>"#,
+    )
+    .expect("filter");
+    let out = f
+        .store
+        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![only_match])))
+        .expect("get-config");
+    assert!(
+        out.contains("<ssl-policy>ztp_policy</ssl-policy>") && !out.contains("10.2.2.2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn get_includes_state_nodes() {
+    let f = fixture();
+    let state = vec![StateNode {
+        path: "/ztpd-ztp:ztp/certificate-remote-state/certificate-status".into(),
+        value: Some("absent".into()),
+    }];
+    let out = f.store.get(None, &state).expect("get");
+    assert!(
+        out.contains("<certificate-status>absent</certificate-status>"),
+        "{out}"
+    );
+}

@@ -1,0 +1,172 @@
+//! The YANG schema: the modules compiled into the binary, the libyang
+//! context built from them, and typed paths of the nodes the code addresses.
+//!
+//! The context is built once at start and then only read. It is leaked on
+//! purpose so that data trees, which borrow it, can live for the whole run.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use yang3::context::{Context, ContextFlags, EmbeddedModuleKey, EmbeddedModules};
+
+/// One YANG module the agent implements.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleSource {
+    pub name: &'static str,
+    pub revision: &'static str,
+    /// Features enabled in this module.
+    pub features: &'static [&'static str],
+    /// The module text, as shipped in `yang/`.
+    pub text: &'static str,
+}
+
+/// Modules loaded into the context, in load order.
+pub const MODULES: &[ModuleSource] = &[
+    ModuleSource {
+        name: "ietf-netconf",
+        revision: "2011-06-01",
+        features: &["writable-running", "candidate"],
+        text: include_str!("../yang/ietf/ietf-netconf.yang"),
+    },
+    ModuleSource {
+        name: "ztpd-ssl",
+        revision: "2026-12-04",
+        features: &[],
+        text: include_str!("../yang/ztpd-ssl.yang"),
+    },
+    ModuleSource {
+        name: "ztpd-pki",
+        revision: "2026-12-04",
+        features: &[],
+        text: include_str!("../yang/ztpd-pki.yang"),
+    },
+    ModuleSource {
+        name: "ztpd-ztp",
+        revision: "2026-12-04",
+        features: &[],
+        text: include_str!("../yang/ztpd-ztp.yang"),
+    },
+];
+
+/// Typed paths of the schema nodes the agent reads or writes, in libyang's
+/// data path format (module name on the first node).
+pub mod paths {
+    /// The list of SSL policies.
+    pub const SSL_POLICY: &str = "/ztpd-ssl:ssl/ssl-policies/ssl-policy";
+    /// Key of an SSL policy; names are case-insensitive.
+    pub const SSL_POLICY_NAME: &str = "/ztpd-ssl:ssl/ssl-policies/ssl-policy/policy-name";
+    /// The list of bootstrap servers.
+    pub const CERTIFICATE_REMOTE: &str = "/ztpd-ztp:ztp/certificate-remote";
+    /// The SSL policy a bootstrap server names; a policy name.
+    pub const CERTIFICATE_REMOTE_SSL_POLICY: &str = "/ztpd-ztp:ztp/certificate-remote/ssl-policy";
+    /// Operational state of the certificate download.
+    pub const CERTIFICATE_REMOTE_STATE: &str = "/ztpd-ztp:ztp/certificate-remote-state";
+    /// PKI domains.
+    pub const PKI_DOMAIN: &str = "/ztpd-pki:pki/domain";
+
+    /// Schema nodes whose values are case-insensitive names, which the
+    /// server stores in lower case.
+    pub const CASE_INSENSITIVE: &[&str] = &[SSL_POLICY_NAME, CERTIFICATE_REMOTE_SSL_POLICY];
+}
+
+/// Namespaces of the modules in [`MODULES`] that hold ztpd data.
+pub mod namespaces {
+    pub const SSL: &str = "urn:ztpd:yang:ztpd-ssl";
+    pub const PKI: &str = "urn:ztpd:yang:ztpd-pki";
+    pub const ZTP: &str = "urn:ztpd:yang:ztpd-ztp";
+}
+
+/// Why the schema could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load YANG module {module}: {message}")]
+pub struct SchemaError {
+    pub module: String,
+    pub message: String,
+}
+
+static CONTEXT: OnceLock<&'static Context> = OnceLock::new();
+
+/// The raw libyang context pointer, for the libyang calls that `yang3`
+/// does not wrap. `yang3` keeps the pointer private, so it is read from a
+/// module's back pointer to its context.
+pub fn raw_context(context: &Context) -> *const yang3::ffi::ly_ctx {
+    match context.modules(false).next() {
+        // SAFETY: a module points to its context for the context's life.
+        Some(module) => unsafe { (*module.as_raw()).ctx },
+        None => std::ptr::null(),
+    }
+}
+
+/// Returns the process-wide libyang context, building it on first use.
+pub fn context() -> Result<&'static Context, SchemaError> {
+    if let Some(context) = CONTEXT.get() {
+        return Ok(context);
+    }
+    let built = build_context()?;
+    // Another thread may have won the race; its context is used and this
+    // one stays leaked, which only happens once per process at most.
+    Ok(CONTEXT.get_or_init(|| built))
+}
+
+fn build_context() -> Result<&'static Context, SchemaError> {
+    let error = |module: &str, err: yang3::Error| SchemaError {
+        module: module.to_owned(),
+        message: err.to_string(),
+    };
+
+    let flags = ContextFlags::NO_YANGLIBRARY | ContextFlags::DISABLE_SEARCHDIRS;
+    let mut context = Context::new(flags).map_err(|err| error("(context)", err))?;
+
+    // libyang keeps a pointer to the embedded module table for the life of
+    // the context, so the table is leaked together with it.
+    let embedded: &'static EmbeddedModules = Box::leak(Box::new(
+        MODULES
+            .iter()
+            .map(|module| {
+                (
+                    EmbeddedModuleKey::new(module.name, Some(module.revision), None, None),
+                    module.text,
+                )
+            })
+            .collect::<HashMap<_, _>>(),
+    ));
+    context.set_embedded_modules(embedded);
+
+    for module in MODULES {
+        context
+            .load_module(module.name, Some(module.revision), module.features)
+            .map_err(|err| error(module.name, err))?;
+    }
+    Ok(Box::leak(Box::new(context)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_loads_every_module() {
+        let context = context().expect("modules compile");
+        for module in MODULES {
+            let loaded = context
+                .get_module_implemented(module.name)
+                .unwrap_or_else(|| panic!("{} is implemented", module.name));
+            assert_eq!(loaded.revision(), Some(module.revision));
+        }
+    }
+
+    #[test]
+    fn typed_paths_exist_in_schema() {
+        let context = context().expect("modules compile");
+        for path in [
+            paths::SSL_POLICY,
+            paths::SSL_POLICY_NAME,
+            paths::CERTIFICATE_REMOTE,
+            paths::CERTIFICATE_REMOTE_SSL_POLICY,
+            paths::CERTIFICATE_REMOTE_STATE,
+            paths::PKI_DOMAIN,
+        ] {
+            assert!(context.find_path(path).is_ok(), "{path} not in schema");
+        }
+    }
+}
