@@ -7,5 +7,6 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod config;
+pub mod lab;
 pub mod pki;
 pub mod ztp;
