@@ -6,5 +6,8 @@
 
 pub mod config;
 pub mod datastore;
+pub mod lab;
 pub mod netconf;
+pub mod pki;
 pub mod schema;
+pub mod ztp;

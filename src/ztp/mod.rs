@@ -1,0 +1,4 @@
+//! Zero-touch provisioning: download of the device's CA certificate from
+//! bootstrap servers.
+
+pub mod download;
