@@ -1,0 +1,8 @@
+//! NETCONF over SSH (RFC 6241, RFC 6242).
+//!
+//! `framing` splits a byte stream into NETCONF messages, `stream` reads and
+//! writes framed messages on an async byte stream, and `transport` runs the
+//! SSH server that hands each `netconf` subsystem channel to a session.
+
+pub mod framing;
+pub mod stream;
