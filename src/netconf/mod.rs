@@ -4,5 +4,8 @@
 //! writes framed messages on an async byte stream, and `transport` runs the
 //! SSH server that hands each `netconf` subsystem channel to a session.
 
+pub mod auth;
 pub mod framing;
+pub mod host_key;
 pub mod stream;
+pub mod transport;
