@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ztpd::config::UserConfig;
 use ztpd::netconf::transport::{
-    AUTH_REJECTION_TIME, Listener, PeerInfo, SessionStarter, TransportSettings,
+    AUTH_REJECTION_TIME, Listener, MAX_AUTH_ATTEMPTS, MAX_CHANNELS_PER_CONNECTION, PeerInfo,
+    SessionStarter, TransportSettings,
 };
 
 const USER: &str = "admin";
@@ -262,6 +263,58 @@ async fn wrong_password_rejected() {
 }
 
 #[tokio::test]
+async fn password_retry_after_rejection() {
+    with_timeout(async {
+        let server = start(Options::default()).await;
+        let (mut handle, _) = connect(server.addr).await;
+        let first = handle
+            .authenticate_password(USER, "wrong")
+            .await
+            .expect("authentication exchange");
+        assert!(!first.success());
+        let client::AuthResult::Failure {
+            remaining_methods, ..
+        } = first
+        else {
+            panic!("expected a failure");
+        };
+        assert!(
+            remaining_methods.contains(&russh::MethodKind::Password),
+            "password is no longer offered: {remaining_methods:?}"
+        );
+        let second = handle
+            .authenticate_password(USER, PASSWORD)
+            .await
+            .expect("authentication exchange");
+        assert!(second.success(), "retry with the right password failed");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn auth_attempts_capped() {
+    with_timeout(async {
+        let server = start(Options::default()).await;
+        let (mut handle, _) = connect(server.addr).await;
+        for attempt in 0..MAX_AUTH_ATTEMPTS {
+            let result = handle
+                .authenticate_password(USER, "wrong")
+                .await
+                .expect("authentication exchange");
+            assert!(!result.success(), "attempt {attempt}");
+        }
+        let last = handle.authenticate_password(USER, PASSWORD).await;
+        assert!(
+            !last.is_ok_and(|result| result.success()),
+            "attempt after the cap succeeded"
+        );
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn unknown_user_rejected() {
     with_timeout(async {
         let server = start(Options::default()).await;
@@ -407,6 +460,37 @@ async fn several_netconf_channels_per_connection() {
 }
 
 #[tokio::test]
+async fn channels_per_connection_capped() {
+    with_timeout(async {
+        let server = start(Options::default()).await;
+        let handle = connect_with_password(server.addr).await;
+        let mut channels = Vec::new();
+        for _ in 0..MAX_CHANNELS_PER_CONNECTION {
+            channels.push(open_netconf(&handle).await);
+        }
+        assert!(
+            handle.channel_open_session().await.is_err(),
+            "channel beyond the cap was opened"
+        );
+
+        // Closing a channel frees its slot.
+        let closed = channels.pop().expect("a channel");
+        closed.close().await.expect("close");
+        let mut reopened = false;
+        for _ in 0..50 {
+            if handle.channel_open_session().await.is_ok() {
+                reopened = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(reopened, "no channel after closing one");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn host_key_created_and_reused() {
     with_timeout(async {
         let state = tempfile::tempdir().expect("state directory");
@@ -534,6 +618,16 @@ async fn unauthenticated_connection_times_out() {
             }
         }
         assert!(closed, "server kept the unauthenticated connection open");
+
+        // A client that never sends its SSH identification is closed too.
+        let mut silent = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("TCP connection");
+        let mut received = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut received)).await;
+        assert!(read.is_ok(), "server kept the silent connection open");
+        assert!(received.starts_with(b"SSH-2.0-ztpd_"), "{received:?}");
 
         // An authenticated connection outlives the same timeout.
         let handle = connect_with_password(server.addr).await;

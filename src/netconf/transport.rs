@@ -215,7 +215,7 @@ impl Listener {
                 "SSH-2.0-ztpd_",
                 env!("CARGO_PKG_VERSION")
             ))),
-            methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
+            methods: auth_methods(),
             auth_rejection_time: AUTH_REJECTION_TIME,
             // OpenSSH clients start with a `none` request to learn the
             // methods, which should not wait.
@@ -287,6 +287,23 @@ impl Listener {
             );
         }
         Ok(())
+    }
+}
+
+/// Returns the SSH authentication methods offered to clients.
+fn auth_methods() -> MethodSet {
+    MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..])
+}
+
+/// Returns a rejection that keeps offering both methods.
+/// Without a method list, russh 0.65 stops advertising the rejected method
+/// (though it still checks a further request for it), so OpenSSH would not
+/// let a user retry a mistyped password. Attempts stay capped at
+/// [`MAX_AUTH_ATTEMPTS`].
+fn rejection() -> Auth {
+    Auth::Reject {
+        proceed_with_methods: Some(auth_methods()),
+        partial_success: false,
     }
 }
 
@@ -418,10 +435,7 @@ async fn serve_connection(
     let reason = loop {
         tokio::select! {
             result = &mut session => {
-                match result {
-                    Ok(()) => debug!(%peer, "SSH connection closed"),
-                    Err(err) => info!(%peer, error = %err, "SSH connection closed with an error"),
-                }
+                log_connection_end(peer, result);
                 return;
             }
             () = &mut auth_timer, if auth_timer_armed => {
@@ -451,6 +465,23 @@ async fn serve_connection(
     }
 }
 
+fn log_connection_end(peer: SocketAddr, result: Result<(), russh::Error>) {
+    match result {
+        Ok(()) => debug!(%peer, "SSH connection closed"),
+        // Many clients close the TCP connection without an SSH disconnect
+        // message, which is routine.
+        Err(russh::Error::IO(err))
+            if matches!(
+                err.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            debug!(%peer, error = %err, "SSH connection closed by the client");
+        }
+        Err(err) => info!(%peer, error = %err, "SSH connection failed"),
+    }
+}
+
 /// The russh handler of one connection.
 struct ConnectionHandler {
     peer: SocketAddr,
@@ -472,7 +503,7 @@ impl ConnectionHandler {
 
     fn reject_user(&self, user: &str, method: &str) -> Auth {
         info!(user, peer = %self.peer, method, "SSH authentication failed");
-        Auth::reject()
+        rejection()
     }
 
     fn reject_request(
@@ -522,7 +553,7 @@ impl russh::server::Handler for ConnectionHandler {
                 key = %offer.public_key.fingerprint(HashAlg::Sha256),
                 "SSH authentication failed: key is not authorized"
             );
-            Ok(Auth::reject())
+            Ok(rejection())
         }
     }
 
