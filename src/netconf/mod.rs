@@ -1,4 +1,13 @@
-//! NETCONF (RFC 6241) over SSH (RFC 6242).
+//! NETCONF over SSH (RFC 6241, RFC 6242).
+//!
+//! `framing` splits a byte stream into NETCONF messages, `stream` reads and
+//! writes framed messages on an async byte stream, and `transport` runs the
+//! SSH server that hands each `netconf` subsystem channel to a session.
 
+pub mod auth;
 pub mod error;
+pub mod framing;
+pub mod host_key;
+pub mod stream;
+pub mod transport;
 pub mod xml;
