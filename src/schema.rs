@@ -76,6 +76,12 @@ pub mod namespaces {
     pub const ZTP: &str = "urn:ztpd:yang:ztpd-ztp";
 }
 
+/// True when `namespace` belongs to a module that defines data nodes on
+/// this server.
+pub fn is_data_namespace(namespace: &str) -> bool {
+    [namespaces::SSL, namespaces::PKI, namespaces::ZTP].contains(&namespace)
+}
+
 /// Why the schema could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot load YANG module {module}: {message}")]

@@ -18,6 +18,7 @@ pub mod edit;
 pub mod error;
 pub mod filter;
 pub mod libyang_error;
+pub mod normalize;
 pub mod persist;
 mod raw;
 

@@ -3,11 +3,18 @@
 //! `framing` splits a byte stream into NETCONF messages, `stream` reads and
 //! writes framed messages on an async byte stream, and `transport` runs the
 //! SSH server that hands each `netconf` subsystem channel to a session.
+//! `session` runs the hello exchange and the request loop, `rpc` reads the
+//! `<rpc>` envelope and writes replies, and `ops` holds one module per
+//! operation behind a single dispatcher.
 
 pub mod auth;
+pub mod capabilities;
 pub mod error;
 pub mod framing;
 pub mod host_key;
+pub mod ops;
+pub mod rpc;
+pub mod session;
 pub mod stream;
 pub mod transport;
 pub mod xml;

@@ -70,8 +70,10 @@ pub const KEEPALIVE_MAX: usize = 3;
 pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// Time a connection gets to close after the server sent a disconnect,
-/// before its task stops waiting for it.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// before its task stops waiting for it. Clients that ignore the
+/// disconnect message (the russh 0.65 client does) hold up a shutdown for
+/// this long, so it is kept short.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Time that [`Listener::run`] waits after shutdown for connections and
 /// sessions to end.

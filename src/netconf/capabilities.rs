@@ -1,0 +1,76 @@
+//! The capabilities the server advertises in its hello.
+
+use crate::schema;
+
+/// NETCONF base protocol 1.0, end-of-message framing.
+pub const BASE_1_0: &str = "urn:ietf:params:netconf:base:1.0";
+/// NETCONF base protocol 1.1, chunked framing.
+pub const BASE_1_1: &str = "urn:ietf:params:netconf:base:1.1";
+/// `edit-config` may target running directly.
+pub const WRITABLE_RUNNING: &str = "urn:ietf:params:netconf:capability:writable-running:1.0";
+/// The candidate datastore with `commit` and `discard-changes`.
+pub const CANDIDATE: &str = "urn:ietf:params:netconf:capability:candidate:1.0";
+
+/// libyang's own modules, which describe no data of this server.
+const INTERNAL_MODULES: &[&str] = &[
+    "yang",
+    "ietf-yang-metadata",
+    "ietf-yang-schema-mount",
+    "ietf-yang-structure-ext",
+];
+
+/// Returns every capability URI of the server hello: the protocol
+/// capabilities, then one per YANG module in the form of RFC 6020 section
+/// 5.6.4 (`namespace?module=name&revision=date[&features=a,b]`).
+pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
+    let mut capabilities: Vec<String> = [BASE_1_0, BASE_1_1, WRITABLE_RUNNING, CANDIDATE]
+        .iter()
+        .map(|uri| (*uri).to_owned())
+        .collect();
+
+    let context = schema::context()?;
+    for module in context.modules(false) {
+        if INTERNAL_MODULES.contains(&module.name()) {
+            continue;
+        }
+        let mut uri = format!("{}?module={}", module.namespace(), module.name());
+        if let Some(revision) = module.revision() {
+            uri.push_str("&revision=");
+            uri.push_str(revision);
+        }
+        let features: Vec<&str> = schema::MODULES
+            .iter()
+            .find(|source| source.name == module.name())
+            .map(|source| source.features.to_vec())
+            .unwrap_or_default();
+        if !features.is_empty() {
+            uri.push_str("&features=");
+            uri.push_str(&features.join(","));
+        }
+        capabilities.push(uri);
+    }
+    Ok(capabilities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_advertised_with_revision() {
+        let capabilities = server_capabilities().expect("schema loads");
+        assert!(
+            capabilities
+                .contains(&"urn:ztpd:yang:ztpd-ztp?module=ztpd-ztp&revision=2026-12-04".to_owned())
+        );
+        assert!(capabilities.contains(
+            &"urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01&features=writable-running,candidate".to_owned()
+        ));
+        assert!(
+            capabilities
+                .iter()
+                .any(|uri| uri.contains("module=ietf-inet-types"))
+        );
+        assert!(!capabilities.iter().any(|uri| uri.contains("module=yang&")));
+    }
+}

@@ -1,0 +1,29 @@
+//! `lock` and `unlock` (RFC 6241 sections 7.5 and 7.6).
+
+use crate::netconf::error::RpcError;
+use crate::netconf::rpc::ReplyBody;
+use crate::netconf::xml::Element;
+
+use super::{OperationContext, params};
+
+/// Locks the `target` datastore for this session.
+pub async fn handle_lock(
+    context: &OperationContext<'_>,
+    operation: &Element,
+) -> Result<ReplyBody, RpcError> {
+    params::reject_unknown(operation, &["target"])?;
+    let target = params::datastore(operation, "target")?;
+    context.datastore.lock(context.session_id, target).await?;
+    Ok(ReplyBody::Ok)
+}
+
+/// Releases this session's lock on the `target` datastore.
+pub async fn handle_unlock(
+    context: &OperationContext<'_>,
+    operation: &Element,
+) -> Result<ReplyBody, RpcError> {
+    params::reject_unknown(operation, &["target"])?;
+    let target = params::datastore(operation, "target")?;
+    context.datastore.unlock(context.session_id, target).await?;
+    Ok(ReplyBody::Ok)
+}

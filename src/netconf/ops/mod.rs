@@ -1,0 +1,118 @@
+//! NETCONF operations, one module each, behind one dispatcher.
+//!
+//! Every request goes through [`dispatch`]: the operation is identified by
+//! namespace and local name, its parameters are read by its module, the
+//! datastore thread does the work, and the result becomes the reply body.
+
+mod close_session;
+mod commit;
+mod discard_changes;
+mod edit_config;
+mod get;
+mod get_config;
+mod lock;
+mod params;
+
+use std::sync::Arc;
+
+use super::error::{ErrorType, RpcError};
+use super::rpc::ReplyBody;
+use super::xml::{Element, NS_BASE};
+use crate::datastore::{DatastoreHandle, SessionId, StateNode};
+
+/// Supplies the operational state that `get` adds to the configuration.
+pub trait StateSource: Send + Sync {
+    /// Returns the current state as data nodes.
+    fn state_nodes(&self) -> Vec<StateNode>;
+}
+
+/// What an operation needs from its session.
+pub struct OperationContext<'a> {
+    pub session_id: SessionId,
+    pub datastore: &'a DatastoreHandle,
+    pub state: &'a Arc<dyn StateSource>,
+    /// The `<rpc>` element, for namespace declarations that parameters
+    /// inherit.
+    pub rpc: &'a Element,
+}
+
+/// The result of an operation.
+pub enum Outcome {
+    /// Send the reply and go on.
+    Reply(ReplyBody),
+    /// Send the reply, then end the session.
+    Close(ReplyBody),
+}
+
+/// The operations this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    GetConfig,
+    EditConfig,
+    Commit,
+    DiscardChanges,
+    Lock,
+    Unlock,
+    CloseSession,
+}
+
+impl Operation {
+    /// Identifies the operation of an operation element.
+    pub fn from_element(element: &Element) -> Option<Operation> {
+        if element.namespace.as_deref() != Some(NS_BASE) {
+            return None;
+        }
+        let operation = match element.name.as_str() {
+            "get" => Operation::Get,
+            "get-config" => Operation::GetConfig,
+            "edit-config" => Operation::EditConfig,
+            "commit" => Operation::Commit,
+            "discard-changes" => Operation::DiscardChanges,
+            "lock" => Operation::Lock,
+            "unlock" => Operation::Unlock,
+            "close-session" => Operation::CloseSession,
+            _ => return None,
+        };
+        Some(operation)
+    }
+}
+
+/// Runs the operation `element` and returns the reply to send.
+pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outcome {
+    let Some(operation) = Operation::from_element(element) else {
+        let namespace = element.namespace.as_deref().unwrap_or("no namespace");
+        let error = RpcError::operation_not_supported(
+            ErrorType::Protocol,
+            format!(
+                "operation <{}> in {namespace} is not supported",
+                element.name
+            ),
+        );
+        return Outcome::Reply(ReplyBody::Errors(vec![error]));
+    };
+
+    let result = match operation {
+        Operation::Get => get::handle(context, element).await,
+        Operation::GetConfig => get_config::handle(context, element).await,
+        Operation::EditConfig => edit_config::handle(context, element).await,
+        Operation::Commit => commit::handle(context, element).await,
+        Operation::DiscardChanges => discard_changes::handle(context, element).await,
+        Operation::Lock => lock::handle_lock(context, element).await,
+        Operation::Unlock => lock::handle_unlock(context, element).await,
+        Operation::CloseSession => return close_session::handle(context, element),
+    };
+    match result {
+        Ok(body) => Outcome::Reply(body),
+        Err(error) => {
+            tracing::info!(
+                session_id = context.session_id,
+                operation = ?operation,
+                error_tag = error.tag.as_str(),
+                error = %error.message,
+                "operation failed"
+            );
+            Outcome::Reply(ReplyBody::Errors(vec![error]))
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Parameters shared by several operations.
+
+use crate::datastore::{Datastore, Filter};
+use crate::netconf::error::{ErrorType, RpcError};
+use crate::netconf::xml::{Element, NS_BASE};
+
+/// Reads a datastore parameter such as `<target><candidate/></target>`.
+pub fn datastore(operation: &Element, parameter: &str) -> Result<Datastore, RpcError> {
+    let Some(element) = operation.child(NS_BASE, parameter) else {
+        return Err(RpcError::missing_element(
+            ErrorType::Protocol,
+            parameter,
+            format!("<{}> needs a <{parameter}> parameter", operation.name),
+        ));
+    };
+    let [choice] = element.children.as_slice() else {
+        return Err(RpcError::missing_element(
+            ErrorType::Protocol,
+            parameter,
+            format!(
+                "<{parameter}> must name exactly one datastore, such as <running/> or <candidate/>"
+            ),
+        ));
+    };
+    if choice.namespace.as_deref() != Some(NS_BASE) {
+        return Err(RpcError::unknown_element(
+            ErrorType::Protocol,
+            &choice.name,
+            format!("<{}> is not a datastore of this server", choice.name),
+        ));
+    }
+    match choice.name.as_str() {
+        "running" => Ok(Datastore::Running),
+        "candidate" => Ok(Datastore::Candidate),
+        "startup" | "url" => Err(RpcError::operation_not_supported(
+            ErrorType::Protocol,
+            format!(
+                "the <{}> datastore is not supported by this server",
+                choice.name
+            ),
+        )),
+        other => Err(RpcError::bad_element(
+            ErrorType::Protocol,
+            other,
+            format!("<{other}> is not a datastore; use <running/> or <candidate/>"),
+        )),
+    }
+}
+
+/// Reads the optional `<filter>` parameter.
+pub fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
+    let Some(filter) = operation.child(NS_BASE, "filter") else {
+        return Ok(None);
+    };
+    let kind = filter
+        .attribute("type")
+        .or_else(|| filter.attribute_ns(NS_BASE, "type"))
+        .unwrap_or("subtree");
+    match kind {
+        "subtree" => Ok(Some(Filter::Subtree(filter.children.clone()))),
+        "xpath" => Err(RpcError::operation_not_supported(
+            ErrorType::Protocol,
+            "XPath filters are not supported by this server; use a subtree filter",
+        )),
+        other => Err(RpcError::bad_attribute(
+            ErrorType::Protocol,
+            "type",
+            "filter",
+            format!("filter type {other:?} is invalid; use \"subtree\""),
+        )),
+    }
+}
+
+/// Rejects parameters other than `allowed`, naming the first unknown one.
+pub fn reject_unknown(operation: &Element, allowed: &[&str]) -> Result<(), RpcError> {
+    for child in &operation.children {
+        let known =
+            child.namespace.as_deref() == Some(NS_BASE) && allowed.contains(&child.name.as_str());
+        if !known {
+            return Err(RpcError::unknown_element(
+                ErrorType::Protocol,
+                &child.name,
+                format!(
+                    "<{}> is not a parameter of <{}>",
+                    child.name, operation.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

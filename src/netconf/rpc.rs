@@ -1,0 +1,200 @@
+//! The `<rpc>` envelope: reading a request and writing its `<rpc-reply>`.
+//!
+//! Every reply carries the request's `message-id` and every other attribute
+//! of `<rpc>` (RFC 6241 section 4.2), with the namespace declarations those
+//! attributes need, and is in the base:1.0 namespace.
+
+use std::fmt::Write as _;
+
+use super::error::{ErrorType, RpcError};
+use super::xml::{self, Element, NS_BASE, escape};
+
+/// A parsed request.
+#[derive(Debug)]
+pub struct Request {
+    /// The whole `<rpc>` element; its single child is the operation.
+    pub rpc: Element,
+}
+
+/// A message that is not a usable request, with the `<rpc>` element when
+/// it could be read, so the error reply can echo its attributes.
+#[derive(Debug)]
+pub struct Rejected {
+    pub rpc: Option<Box<Element>>,
+    pub error: RpcError,
+}
+
+impl Rejected {
+    fn new(rpc: Option<Element>, error: RpcError) -> Rejected {
+        Rejected {
+            rpc: rpc.map(Box::new),
+            error,
+        }
+    }
+}
+
+/// What the server sends back for one request.
+#[derive(Debug)]
+pub enum ReplyBody {
+    /// `<ok/>`.
+    Ok,
+    /// `<data>` with the given XML content.
+    Data(String),
+    /// One or more `rpc-error`s.
+    Errors(Vec<RpcError>),
+}
+
+impl Request {
+    /// Parses a message.
+    pub fn parse(message: &[u8]) -> Result<Request, Rejected> {
+        let text = std::str::from_utf8(message).map_err(|err| {
+            Rejected::new(
+                None,
+                RpcError::malformed_message(format!("the message is not UTF-8: {err}")),
+            )
+        })?;
+        let rpc = xml::parse(text)
+            .map_err(|err| Rejected::new(None, RpcError::malformed_message(err.to_string())))?;
+
+        if !rpc.is(NS_BASE, "rpc") {
+            let message = format!(
+                "expected an <rpc> element in namespace {NS_BASE}, got <{}> in {}",
+                rpc.name,
+                rpc.namespace.as_deref().unwrap_or("no namespace")
+            );
+            return Err(Rejected::new(None, RpcError::malformed_message(message)));
+        }
+        if rpc.attribute("message-id").is_none() {
+            let error = RpcError::missing_attribute(
+                ErrorType::Rpc,
+                "message-id",
+                "rpc",
+                "the <rpc> element has no message-id attribute",
+            );
+            return Err(Rejected::new(Some(rpc), error));
+        }
+        Ok(Request { rpc })
+    }
+
+    /// The operation element, the single child of `<rpc>`.
+    pub fn operation(&self) -> Result<&Element, RpcError> {
+        match self.rpc.children.as_slice() {
+            [operation] => Ok(operation),
+            [] => Err(RpcError::malformed_message(
+                "the <rpc> element contains no operation",
+            )),
+            [_, second, ..] => Err(RpcError::unknown_element(
+                ErrorType::Rpc,
+                &second.name,
+                format!(
+                    "the <rpc> element contains more than one operation; <{}> is extra",
+                    second.name
+                ),
+            )),
+        }
+    }
+}
+
+/// Writes an `<rpc-reply>` for a request whose `<rpc>` element is `rpc`
+/// (or `None` when the request could not be read far enough).
+pub fn write_reply(rpc: Option<&Element>, body: &ReplyBody, out: &mut String) {
+    out.push_str("<rpc-reply xmlns=\"");
+    out.push_str(NS_BASE);
+    out.push('"');
+    if let Some(rpc) = rpc {
+        write_echoed_attributes(rpc, out);
+    }
+    out.push('>');
+    match body {
+        ReplyBody::Ok => out.push_str("<ok/>"),
+        ReplyBody::Data(content) => {
+            out.push_str("<data>");
+            out.push_str(content);
+            out.push_str("</data>");
+        }
+        ReplyBody::Errors(errors) => {
+            for error in errors {
+                error.write_xml(out);
+            }
+        }
+    }
+    out.push_str("</rpc-reply>");
+}
+
+/// Copies the attributes of `<rpc>`, declaring the prefixes of namespaced
+/// attributes under the names the client used.
+fn write_echoed_attributes(rpc: &Element, out: &mut String) {
+    let mut declared: Vec<&str> = Vec::new();
+    for attribute in &rpc.attributes {
+        if let (Some(namespace), Some((prefix, _))) = (
+            &attribute.namespace,
+            attribute.qualified_name.split_once(':'),
+        ) && !declared.contains(&prefix)
+            && prefix != "xml"
+        {
+            declared.push(prefix);
+            let _ = write!(out, " xmlns:{prefix}=\"{}\"", escape(namespace));
+        }
+        let _ = write!(
+            out,
+            " {}=\"{}\"",
+            attribute.qualified_name,
+            escape(&attribute.value)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(message: &str, body: ReplyBody) -> String {
+        let request = Request::parse(message.as_bytes()).expect("valid rpc");
+        let mut out = String::new();
+        write_reply(Some(&request.rpc), &body, &mut out);
+        out
+    }
+
+    #[test]
+    fn reply_echoes_message_id_and_attributes() {
+        let out = reply(
+            r#"<rpc message-id="101" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:ex="http://example.net/content/1.0" ex:user-id="fred"><get/></rpc>"#,
+            ReplyBody::Ok,
+        );
+        assert_eq!(
+            out,
+            r#"<rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="101" xmlns:ex="http://example.net/content/1.0" ex:user-id="fred"><ok/></rpc-reply>"#
+        );
+    }
+
+    #[test]
+    fn missing_message_id_rejected() {
+        let rejected =
+            Request::parse(br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/></rpc>"#)
+                .expect_err("no message-id");
+        assert!(rejected.rpc.is_some());
+        assert_eq!(
+            rejected.error.tag,
+            super::super::error::ErrorTag::MissingAttribute
+        );
+    }
+
+    #[test]
+    fn rpc_in_wrong_namespace_is_malformed() {
+        let rejected =
+            Request::parse(br#"<rpc message-id="1"><get/></rpc>"#).expect_err("no namespace");
+        assert_eq!(
+            rejected.error.tag,
+            super::super::error::ErrorTag::MalformedMessage
+        );
+    }
+
+    #[test]
+    fn message_id_escaped_in_reply() {
+        let out = reply(
+            r#"<nc:rpc xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="a&amp;b&quot;"><nc:get/></nc:rpc>"#,
+            ReplyBody::Ok,
+        );
+        assert!(out.contains(r#"message-id="a&amp;b&quot;""#), "{out}");
+    }
+}

@@ -1,0 +1,293 @@
+//! One NETCONF session: the hello exchange, then requests and replies until
+//! the client closes the session or the channel.
+//!
+//! ```text
+//! SSH channel ─▶ MessageStream (framing) ─▶ Request::parse ─▶ ops::dispatch
+//!                      ▲                                           │
+//!                      └──────────────── write_reply ◀─────────────┘
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::capabilities::{BASE_1_0, BASE_1_1};
+use super::error::{ErrorType, RpcError};
+use super::framing::{Framing, FramingError};
+use super::ops::{self, OperationContext, Outcome, StateSource};
+use super::rpc::{self, ReplyBody, Request};
+use super::stream::{MessageStream, StreamError};
+use super::transport::{PeerInfo, SessionStarter, SubsystemIo};
+use super::xml::{self, NS_BASE, escape};
+use crate::datastore::{DatastoreHandle, SessionId};
+
+/// Settings of the NETCONF sessions.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Maximum size of one message from a client, in bytes.
+    pub max_message_size: usize,
+    /// Time a client has to send its hello after the server's.
+    pub hello_timeout: Duration,
+}
+
+/// What all sessions share.
+pub struct Server {
+    datastore: DatastoreHandle,
+    state: Arc<dyn StateSource>,
+    capabilities: Vec<String>,
+    settings: SessionSettings,
+    next_session_id: AtomicU32,
+    shutdown: CancellationToken,
+}
+
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("cannot read from the client: {0}")]
+    Read(#[from] StreamError),
+    #[error("cannot write to the client: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("no hello from the client within {0:?}")]
+    HelloTimeout(Duration),
+    #[error("the client closed the session before its hello")]
+    NoHello,
+    #[error("invalid client hello: {0}")]
+    BadHello(String),
+    #[error("the server is shutting down")]
+    Shutdown,
+}
+
+impl Server {
+    /// Creates the shared session state. Cancelling `shutdown` ends every
+    /// session between two requests.
+    pub fn new(
+        datastore: DatastoreHandle,
+        state: Arc<dyn StateSource>,
+        capabilities: Vec<String>,
+        settings: SessionSettings,
+        shutdown: CancellationToken,
+    ) -> Arc<Server> {
+        Arc::new(Server {
+            datastore,
+            state,
+            capabilities,
+            settings,
+            next_session_id: AtomicU32::new(1),
+            shutdown,
+        })
+    }
+
+    /// Returns the function the SSH transport calls for each `netconf`
+    /// subsystem channel.
+    pub fn starter(self: &Arc<Self>) -> SessionStarter {
+        let server = Arc::clone(self);
+        Arc::new(move |io, peer| {
+            let server = Arc::clone(&server);
+            Box::pin(async move { server.run(io, peer).await })
+        })
+    }
+
+    async fn run(&self, io: Box<dyn SubsystemIo>, peer: PeerInfo) {
+        let session_id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!(
+            "session",
+            session_id,
+            user = %peer.user,
+            peer = %peer.addr.map(|addr| addr.to_string()).unwrap_or_default()
+        );
+        async {
+            tracing::info!("NETCONF session started");
+            let mut stream = MessageStream::new_for_hello(io, self.settings.max_message_size);
+            let result = self.serve(session_id, &mut stream).await;
+            self.datastore.end_session(session_id).await;
+            let _ = stream.shutdown().await;
+            match result {
+                Ok(()) => tracing::info!("NETCONF session ended"),
+                Err(SessionError::Shutdown) => {
+                    tracing::info!("NETCONF session ended by server shutdown")
+                }
+                Err(err) => tracing::warn!(error = %err, "NETCONF session ended with an error"),
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    async fn serve(
+        &self,
+        session_id: SessionId,
+        stream: &mut MessageStream<Box<dyn SubsystemIo>>,
+    ) -> Result<(), SessionError> {
+        // Hello exchange: the server speaks first, in end-of-message framing.
+        stream
+            .write_message(self.hello(session_id).as_bytes())
+            .await?;
+        let hello_read = tokio::select! {
+            read = tokio::time::timeout(self.settings.hello_timeout, stream.read_message()) => read,
+            () = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
+        };
+        let hello = match hello_read {
+            Err(_) => return Err(SessionError::HelloTimeout(self.settings.hello_timeout)),
+            Ok(Ok(None)) => return Err(SessionError::NoHello),
+            Ok(result) => result?.unwrap_or_default(),
+        };
+        let framing = negotiate_framing(&hello)?;
+        stream.set_framing(framing);
+        tracing::debug!(?framing, "hello exchanged");
+
+        // Requests until close-session or end of input.
+        loop {
+            // Reading is cancel-safe, so a shutdown between requests loses
+            // nothing.
+            let read = tokio::select! {
+                read = stream.read_message() => read,
+                () = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
+            };
+            let message = match read {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(()),
+                Err(StreamError::Framing(FramingError::TooBig { limit })) => {
+                    tracing::warn!(limit, "request exceeds the maximum message size");
+                    let error = RpcError::too_big(
+                        ErrorType::Rpc,
+                        format!("the request exceeds the maximum message size of {limit} bytes"),
+                    );
+                    let mut reply = String::new();
+                    rpc::write_reply(None, &ReplyBody::Errors(vec![error]), &mut reply);
+                    stream.write_message(reply.as_bytes()).await?;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+
+            let mut reply = String::new();
+            let close = match Request::parse(&message) {
+                Err(rejected) => {
+                    tracing::info!(error = %rejected.error, "request rejected");
+                    rpc::write_reply(
+                        rejected.rpc.as_deref(),
+                        &ReplyBody::Errors(vec![rejected.error]),
+                        &mut reply,
+                    );
+                    false
+                }
+                Ok(request) => {
+                    let context = OperationContext {
+                        session_id,
+                        datastore: &self.datastore,
+                        state: &self.state,
+                        rpc: &request.rpc,
+                    };
+                    let outcome = match request.operation() {
+                        Ok(operation) => ops::dispatch(&context, operation).await,
+                        Err(error) => Outcome::Reply(ReplyBody::Errors(vec![error])),
+                    };
+                    let (body, close) = match outcome {
+                        Outcome::Reply(body) => (body, false),
+                        Outcome::Close(body) => (body, true),
+                    };
+                    rpc::write_reply(Some(&request.rpc), &body, &mut reply);
+                    close
+                }
+            };
+            stream.write_message(reply.as_bytes()).await?;
+            if close {
+                return Ok(());
+            }
+        }
+    }
+
+    fn hello(&self, session_id: SessionId) -> String {
+        let mut hello = format!("<hello xmlns=\"{NS_BASE}\"><capabilities>");
+        for capability in &self.capabilities {
+            hello.push_str("<capability>");
+            hello.push_str(&escape(capability));
+            hello.push_str("</capability>");
+        }
+        hello.push_str("</capabilities><session-id>");
+        hello.push_str(&session_id.to_string());
+        hello.push_str("</session-id></hello>");
+        hello
+    }
+}
+
+/// Reads the client hello and picks the framing: chunked when both sides
+/// speak base:1.1, end-of-message when the client speaks only base:1.0.
+fn negotiate_framing(message: &[u8]) -> Result<Framing, SessionError> {
+    let text =
+        std::str::from_utf8(message).map_err(|err| SessionError::BadHello(err.to_string()))?;
+    let hello = xml::parse(text).map_err(|err| SessionError::BadHello(err.to_string()))?;
+    if !hello.is(NS_BASE, "hello") {
+        return Err(SessionError::BadHello(format!(
+            "expected <hello>, got <{}>",
+            hello.name
+        )));
+    }
+    if hello.child(NS_BASE, "session-id").is_some() {
+        return Err(SessionError::BadHello(
+            "a client hello must not contain a session-id".into(),
+        ));
+    }
+    let capabilities: Vec<&str> = hello
+        .child(NS_BASE, "capabilities")
+        .map(|element| {
+            element
+                .children
+                .iter()
+                .filter(|child| child.is(NS_BASE, "capability"))
+                .map(|child| child.trimmed_text())
+                .collect()
+        })
+        .unwrap_or_default();
+    if capabilities.contains(&BASE_1_1) {
+        Ok(Framing::Chunked)
+    } else if capabilities.contains(&BASE_1_0) {
+        Ok(Framing::EndOfMessage)
+    } else {
+        Err(SessionError::BadHello(
+            "the client advertises neither base:1.0 nor base:1.1".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(capabilities: &[&str]) -> Vec<u8> {
+        let mut text = format!("<hello xmlns=\"{NS_BASE}\"><capabilities>");
+        for capability in capabilities {
+            text.push_str(&format!("<capability>{capability}</capability>"));
+        }
+        text.push_str("</capabilities></hello>");
+        text.into_bytes()
+    }
+
+    #[test]
+    fn base_1_1_selects_chunked() {
+        let framing = negotiate_framing(&hello(&[BASE_1_0, BASE_1_1])).expect("valid hello");
+        assert_eq!(framing, Framing::Chunked);
+    }
+
+    #[test]
+    fn base_1_0_only_selects_end_of_message() {
+        let framing = negotiate_framing(&hello(&[BASE_1_0])).expect("valid hello");
+        assert_eq!(framing, Framing::EndOfMessage);
+    }
+
+    #[test]
+    fn hello_without_base_rejected() {
+        assert!(negotiate_framing(&hello(&["urn:example:other"])).is_err());
+    }
+
+    #[test]
+    fn hello_with_session_id_rejected() {
+        let text = format!(
+            "<hello xmlns=\"{NS_BASE}\"><capabilities><capability>{BASE_1_0}</capability></capabilities><session-id>4</session-id></hello>"
+        );
+        assert!(negotiate_framing(text.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,521 @@
+//! Shared parts of the integration tests: a lab (PKI, keys, configuration),
+//! the real `ztpd` binary as a child process, lab bootstrap servers, and a
+//! NETCONF client over russh.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordHasher};
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, ChannelStream, client};
+use ztpd::lab::pki::LabPki;
+use ztpd::lab::server::{Fault, LabServer, LabServerHandle, LabServerSettings};
+use ztpd::netconf::framing::Framing;
+use ztpd::netconf::stream::MessageStream;
+use ztpd::netconf::xml::{self, Element};
+
+/// ESN of the lab device.
+pub const ESN: &str = "2102351931P0K8000001";
+/// NETCONF user of the lab configuration.
+pub const USER: &str = "admin";
+/// Password of [`USER`]; the configuration holds only its hash.
+pub const PASSWORD: &str = "lab password 7f3a";
+/// Namespace of the NETCONF base protocol.
+pub const NS_BASE: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
+/// Namespace of `ztpd-ztp`.
+pub const NS_ZTP: &str = "urn:ztpd:yang:ztpd-ztp";
+/// Namespace of `ztpd-ssl`.
+pub const NS_SSL: &str = "urn:ztpd:yang:ztpd-ssl";
+/// Namespace of `ztpd-pki`.
+pub const NS_PKI: &str = "urn:ztpd:yang:ztpd-pki";
+
+/// Upper bound for one test, so that a hang fails the test instead of the
+/// whole run.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a test waits for the daemon to report a download result.
+pub const DOWNLOAD_WAIT: Duration = Duration::from_secs(30);
+/// Pause between two polls of the operational state.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Files and keys of one test: a lab PKI written to a temporary directory,
+/// a client key and the daemon's configuration.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub pki: LabPki,
+    pub client_key: PrivateKey,
+}
+
+impl Lab {
+    /// Creates a lab PKI whose server certificate names the loopback
+    /// addresses 127.0.0.1 to 127.0.0.3 and ::1, so that several lab
+    /// servers can stand for different bootstrap servers.
+    pub fn new() -> Lab {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addresses = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+            "::1".parse().expect("address"),
+        ];
+        let pki = LabPki::generate(ESN, &addresses).expect("lab PKI");
+        pki.write_to(&dir.path().join("pki"))
+            .expect("write lab PKI");
+        let keypair = Ed25519Keypair::from_seed(&rand::random::<[u8; 32]>());
+        let client_key = PrivateKey::new(keypair.into(), "integration test").expect("client key");
+        Lab {
+            dir,
+            pki,
+            client_key,
+        }
+    }
+
+    /// Directory of the lab PKI files.
+    pub fn pki_dir(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    /// The daemon's state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Writes the daemon configuration and returns its path. `extra` is
+    /// appended to the `[bootstrap]` table.
+    pub fn write_config(&self, extra_bootstrap: &str) -> PathBuf {
+        let pki = self.pki_dir();
+        let public_key = self
+            .client_key
+            .public_key()
+            .to_openssh()
+            .expect("OpenSSH public key");
+        let config = format!(
+            r#"state-dir = "{state}"
+
+[log]
+level = "info,ztpd=debug"
+
+[netconf]
+listen = ["127.0.0.1:0"]
+
+[[users]]
+name = "{USER}"
+password-hash = "{hash}"
+authorized-keys = ["{public_key}"]
+
+[device]
+esn = "{ESN}"
+initial-certificate = "{pki}/device.pem"
+initial-key = "{pki}/device.key"
+
+[bootstrap]
+trust-anchors = "{pki}/bootstrap-ca.pem"
+connect-timeout-secs = 2
+request-timeout-secs = 3
+{extra_bootstrap}
+"#,
+            state = self.state_dir().display(),
+            hash = cheap_password_hash(PASSWORD),
+            pki = pki.display(),
+        );
+        let path = self.dir.path().join("ztpd.toml");
+        std::fs::write(&path, config).expect("write configuration");
+        path
+    }
+
+    /// Starts a lab bootstrap server on 127.0.0.1 that requires the lab
+    /// device certificate and serves the lab NCE CA.
+    pub async fn start_bootstrap_server(&self, fault: Option<Fault>) -> LabServerHandle {
+        self.start_bootstrap_server_at(IpAddr::V4(Ipv4Addr::LOCALHOST), fault)
+            .await
+    }
+
+    /// Starts a lab bootstrap server on `address` (any free port).
+    pub async fn start_bootstrap_server_at(
+        &self,
+        address: IpAddr,
+        fault: Option<Fault>,
+    ) -> LabServerHandle {
+        let pki = self.pki_dir();
+        let read = |name: &str| std::fs::read_to_string(pki.join(name)).expect("lab PKI file");
+        let settings = LabServerSettings {
+            listen: SocketAddr::new(address, 0),
+            cert_pem: read("server.pem"),
+            key_pem: read("server.key"),
+            client_ca_pem: Some(read("vendor-ca.pem")),
+            store_dir: pki.join("store"),
+            fault,
+        };
+        LabServer::bind(settings)
+            .await
+            .expect("bind lab bootstrap server")
+            .spawn()
+    }
+
+    /// SHA-256 fingerprint of the NCE CA certificate that the lab server
+    /// hands out.
+    pub fn nce_fingerprint(&self) -> String {
+        let pem = std::fs::read_to_string(self.pki_dir().join("nce-ca.pem")).expect("NCE CA");
+        let infos = ztpd::pki::inspect_pem(&pem).expect("NCE CA parses");
+        infos[0].fingerprint_sha256.clone()
+    }
+}
+
+/// Hashes `password` with small argon2 parameters so that debug builds
+/// log in quickly; the daemon reads the parameters from the PHC string.
+pub fn cheap_password_hash(password: &str) -> String {
+    let params = argon2::Params::new(1024, 1, 1, None).expect("argon2 parameters");
+    Argon2::from(params)
+        .hash_password(password.as_bytes())
+        .expect("hash")
+        .to_string()
+}
+
+/// The `ztpd` binary running as a child process.
+pub struct Daemon {
+    child: Child,
+    pub address: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts `ztpd --config CONFIG` and waits until it listens.
+    pub fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ztpd"))
+            .arg("--config")
+            .arg(config)
+            .args(["--log-format", "json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ztpd");
+        let stderr = child.stderr.take().expect("stderr pipe");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_sender, address_receiver) = mpsc::channel();
+
+        let log_sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && event["message"] == "NETCONF server listening"
+                    && let Some(address) = event["address"].as_str()
+                    && let Ok(address) = address.parse::<SocketAddr>()
+                {
+                    let _ = address_sender.send(address);
+                }
+                log_sink.lock().expect("log lock").push(line);
+            }
+        });
+
+        let address = match address_receiver.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                let logs = logs.lock().expect("log lock").join("\n");
+                panic!("ztpd did not start listening; its log:\n{logs}");
+            }
+        };
+        Daemon {
+            child,
+            address,
+            logs,
+        }
+    }
+
+    /// The log buffer, which keeps filling until the daemon exits.
+    pub fn log_buffer(&self) -> Arc<Mutex<Vec<String>>> {
+        Arc::clone(&self.logs)
+    }
+
+    /// Log lines written so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // kill(1) sends the signal, so the tests need no libc binding.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait for ztpd");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Accepts any host key: the daemon generated it moments ago in the test's
+/// own state directory.
+struct AcceptHostKey;
+
+impl client::Handler for AcceptHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// How a test client logs in.
+pub enum Login<'a> {
+    Password(&'a str),
+    Key(&'a PrivateKey),
+}
+
+/// A NETCONF client session over SSH.
+pub struct Netconf {
+    _handle: client::Handle<AcceptHostKey>,
+    stream: MessageStream<ChannelStream<client::Msg>>,
+    next_message_id: u64,
+    /// The server's hello.
+    pub server_hello: Element,
+}
+
+impl Netconf {
+    /// Logs in and exchanges hellos, advertising base:1.1 when `chunked`.
+    pub async fn connect(address: SocketAddr, login: Login<'_>, chunked: bool) -> Netconf {
+        let config = Arc::new(client::Config::default());
+        let mut handle = client::connect(config, address, AcceptHostKey)
+            .await
+            .expect("SSH connection");
+        let result = match login {
+            Login::Password(password) => handle.authenticate_password(USER, password).await,
+            Login::Key(key) => {
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten();
+                handle
+                    .authenticate_publickey(
+                        USER,
+                        PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash),
+                    )
+                    .await
+            }
+        }
+        .expect("authentication exchange");
+        assert!(result.success(), "authentication failed");
+
+        let mut channel = handle
+            .channel_open_session()
+            .await
+            .expect("session channel");
+        channel
+            .request_subsystem(true, "netconf")
+            .await
+            .expect("subsystem request");
+        loop {
+            match channel.wait().await.expect("subsystem reply") {
+                ChannelMsg::Success => break,
+                ChannelMsg::Failure => panic!("netconf subsystem refused"),
+                _ => {}
+            }
+        }
+
+        let mut stream = MessageStream::new(
+            channel.into_stream(),
+            Framing::EndOfMessage,
+            64 * 1024 * 1024,
+        );
+        let hello = stream
+            .read_message()
+            .await
+            .expect("read hello")
+            .expect("server hello");
+        let server_hello =
+            xml::parse(std::str::from_utf8(&hello).expect("UTF-8")).expect("hello XML");
+        let capabilities = if chunked {
+            "<capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability>"
+        } else {
+            "<capability>urn:ietf:params:netconf:base:1.0</capability>"
+        };
+        let client_hello = format!(
+            r#"<hello xmlns="{NS_BASE}"><capabilities>{capabilities}</capabilities></hello>"#
+        );
+        stream
+            .write_message(client_hello.as_bytes())
+            .await
+            .expect("send hello");
+        if chunked {
+            stream.set_framing(Framing::Chunked);
+        }
+        Netconf {
+            _handle: handle,
+            stream,
+            next_message_id: 1,
+            server_hello,
+        }
+    }
+
+    /// Sends a raw message and returns the raw reply.
+    pub async fn exchange(&mut self, message: &str) -> String {
+        self.stream
+            .write_message(message.as_bytes())
+            .await
+            .expect("send");
+        let reply = self
+            .stream
+            .read_message()
+            .await
+            .expect("read")
+            .expect("reply before EOF");
+        String::from_utf8(reply).expect("UTF-8 reply")
+    }
+
+    /// Sends `operation` in an `<rpc>` with the next message-id and returns
+    /// the parsed reply.
+    pub async fn rpc(&mut self, operation: &str) -> Element {
+        let message_id = self.next_message_id;
+        self.next_message_id += 1;
+        let message =
+            format!(r#"<rpc xmlns="{NS_BASE}" message-id="{message_id}">{operation}</rpc>"#);
+        let reply = self.exchange(&message).await;
+        let parsed = xml::parse(&reply).expect("reply XML");
+        assert!(parsed.is(NS_BASE, "rpc-reply"), "not an rpc-reply: {reply}");
+        assert_eq!(
+            parsed.attribute("message-id"),
+            Some(message_id.to_string().as_str())
+        );
+        parsed
+    }
+
+    /// Sends `operation` and asserts that the reply is `<ok/>`.
+    pub async fn rpc_ok(&mut self, operation: &str) {
+        let reply = self.rpc(operation).await;
+        assert!(
+            reply.child(NS_BASE, "ok").is_some(),
+            "expected <ok/>, got {reply:?}"
+        );
+    }
+
+    /// `edit-config` of `config` into `target`.
+    pub async fn edit(&mut self, target: &str, config: &str) -> Element {
+        self.rpc(&format!(
+            "<edit-config><target><{target}/></target><config>{config}</config></edit-config>"
+        ))
+        .await
+    }
+
+    /// `get` with a subtree `filter`; returns `<data>`.
+    pub async fn get(&mut self, filter: &str) -> Element {
+        let reply = self
+            .rpc(&format!(
+                r#"<get><filter type="subtree">{filter}</filter></get>"#
+            ))
+            .await;
+        reply
+            .child(NS_BASE, "data")
+            .cloned()
+            .expect("reply carries data")
+    }
+
+    /// Reads the operational state until `certificate-status` is one of
+    /// `wanted`, and returns the state container.
+    pub async fn wait_for_status(&mut self, wanted: &[&str]) -> Element {
+        let deadline = Instant::now() + DOWNLOAD_WAIT;
+        loop {
+            let data = self
+                .get(&format!(
+                    r#"<ztp xmlns="{NS_ZTP}"><certificate-remote-state/></ztp>"#
+                ))
+                .await;
+            let state = find(&data, &["ztp", "certificate-remote-state"])
+                .cloned()
+                .unwrap_or_default();
+            let status = text(&state, &["certificate-status"]).unwrap_or_default();
+            if wanted.contains(&status.as_str()) {
+                return state;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "certificate-status stayed {status:?}, expected one of {wanted:?}; state: {state:?}"
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// Configuration of the lab SSL policy.
+pub fn policy_config(name: &str) -> String {
+    format!(
+        r#"<ssl xmlns="{NS_SSL}"><ssl-policies><ssl-policy><policy-name>{name}</policy-name><pki-domain>default</pki-domain></ssl-policy></ssl-policies></ssl>"#
+    )
+}
+
+/// One `certificate-remote` entry.
+pub fn server_entry(address: &str, port: u16, policy: &str, verify_type: Option<&str>) -> String {
+    let verify = verify_type
+        .map(|value| format!("<verify-type>{value}</verify-type>"))
+        .unwrap_or_default();
+    format!(
+        "<certificate-remote><address>{address}</address><vpn-instance>_public_</vpn-instance><port>{port}</port><ssl-policy>{policy}</ssl-policy>{verify}</certificate-remote>"
+    )
+}
+
+/// A `ztp` container holding `entries`.
+pub fn ztp_config(entries: &str) -> String {
+    format!(r#"<ztp xmlns="{NS_ZTP}">{entries}</ztp>"#)
+}
+
+/// Follows child elements by local name.
+pub fn find<'a>(element: &'a Element, path: &[&str]) -> Option<&'a Element> {
+    let mut current = element;
+    for name in path {
+        current = current.children.iter().find(|child| child.name == *name)?;
+    }
+    Some(current)
+}
+
+/// Text of the element at `path` below `element`.
+pub fn text(element: &Element, path: &[&str]) -> Option<String> {
+    find(element, path).map(|found| found.trimmed_text().to_owned())
+}
+
+/// Every `rpc-error` of a reply.
+pub fn rpc_errors(reply: &Element) -> Vec<&Element> {
+    reply
+        .children
+        .iter()
+        .filter(|child| child.is(NS_BASE, "rpc-error"))
+        .collect()
+}
+
+/// Runs `test` with [`TEST_TIMEOUT`].
+pub async fn with_timeout<F: std::future::Future<Output = ()>>(test: F) {
+    tokio::time::timeout(TEST_TIMEOUT, test)
+        .await
+        .expect("test finished in time");
+}

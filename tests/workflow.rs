@@ -1,0 +1,243 @@
+//! The certificate download end to end: the real daemon, real lab bootstrap
+//! servers over mutual TLS, and a NETCONF client over SSH.
+
+mod common;
+
+use common::*;
+use ztpd::lab::server::Fault;
+
+#[tokio::test]
+async fn download_by_address_installs_certificate() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let bootstrap = lab.start_bootstrap_server(None).await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+
+        let port = bootstrap.local_addr().port();
+        let config = format!(
+            "{}{}",
+            policy_config("ztp_policy"),
+            ztp_config(&server_entry("127.0.0.1", port, "ztp_policy", None))
+        );
+        let reply = client.edit("candidate", &config).await;
+        assert!(rpc_errors(&reply).is_empty(), "{reply:?}");
+        client.rpc_ok("<commit/>").await;
+
+        let state = client.wait_for_status(&["installed", "failed"]).await;
+        assert_eq!(
+            text(&state, &["certificate-status"]).as_deref(),
+            Some("installed"),
+            "{state:?}"
+        );
+        assert_eq!(
+            text(&state, &["certificate", "fingerprint-sha256"]),
+            Some(lab.nce_fingerprint())
+        );
+        assert_eq!(
+            text(&state, &["certificate", "file-name"]).as_deref(),
+            Some("NCE-bootstrap.pem")
+        );
+        assert_eq!(
+            text(&state, &["certificate", "source-address"]).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            text(&state, &["server", "status"]).as_deref(),
+            Some("succeeded")
+        );
+        assert_eq!(text(&state, &["server", "attempts"]).as_deref(), Some("1"));
+
+        let pki = client.get(&format!(r#"<pki xmlns="{NS_PKI}"/>"#)).await;
+        let domain = find(&pki, &["pki", "domain"]).expect("domain default");
+        assert_eq!(text(domain, &["name"]).as_deref(), Some("default"));
+        let certificates: Vec<_> = domain
+            .children
+            .iter()
+            .filter(|child| child.name == "certificate")
+            .collect();
+        assert_eq!(
+            certificates.len(),
+            1,
+            "only NCE-bootstrap.pem stays in the domain: {domain:?}"
+        );
+        assert_eq!(
+            text(certificates[0], &["name"]).as_deref(),
+            Some("NCE-bootstrap.pem")
+        );
+        assert_eq!(text(certificates[0], &["type"]).as_deref(), Some("ca"));
+        assert!(
+            lab.state_dir()
+                .join("pki/default/NCE-bootstrap.pem")
+                .exists()
+        );
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn download_by_esn_installs_certificate() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let bootstrap = lab.start_bootstrap_server(None).await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut client = Netconf::connect(daemon.address, Login::Password(PASSWORD), true).await;
+
+        let port = bootstrap.local_addr().port();
+        let config = format!(
+            "{}{}",
+            policy_config("ztp_policy"),
+            ztp_config(&server_entry("127.0.0.1", port, "ztp_policy", Some("esn")))
+        );
+        let reply = client.edit("running", &config).await;
+        assert!(rpc_errors(&reply).is_empty(), "{reply:?}");
+
+        let state = client.wait_for_status(&["installed", "failed"]).await;
+        assert_eq!(
+            text(&state, &["certificate-status"]).as_deref(),
+            Some("installed"),
+            "{state:?}"
+        );
+        assert_eq!(
+            text(&state, &["certificate", "fingerprint-sha256"]),
+            Some(lab.nce_fingerprint())
+        );
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_echo_fails_over_to_next_server() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let liar = lab
+            .start_bootstrap_server_at(
+                "127.0.0.2".parse().expect("address"),
+                Some(Fault::WrongEcho),
+            )
+            .await;
+        let good = lab
+            .start_bootstrap_server_at("127.0.0.3".parse().expect("address"), None)
+            .await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+
+        let entries = format!(
+            "{}{}",
+            server_entry("127.0.0.2", liar.local_addr().port(), "ztp_policy", None),
+            server_entry("127.0.0.3", good.local_addr().port(), "ztp_policy", None)
+        );
+        let reply = client
+            .edit(
+                "candidate",
+                &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entries)),
+            )
+            .await;
+        assert!(rpc_errors(&reply).is_empty(), "{reply:?}");
+        client.rpc_ok("<commit/>").await;
+
+        let state = client.wait_for_status(&["installed", "failed"]).await;
+        assert_eq!(
+            text(&state, &["certificate-status"]).as_deref(),
+            Some("installed"),
+            "{state:?}"
+        );
+        assert_eq!(
+            text(&state, &["certificate", "source-address"]).as_deref(),
+            Some("127.0.0.3")
+        );
+
+        let servers: Vec<_> = state
+            .children
+            .iter()
+            .filter(|child| child.name == "server")
+            .collect();
+        assert_eq!(servers.len(), 2, "{state:?}");
+        assert_eq!(text(servers[0], &["address"]).as_deref(), Some("127.0.0.2"));
+        assert_eq!(text(servers[0], &["status"]).as_deref(), Some("failed"));
+        assert_eq!(
+            text(servers[0], &["last-error"]).as_deref(),
+            Some("identity-mismatch")
+        );
+        let message = text(servers[0], &["last-error-message"]).unwrap_or_default();
+        assert!(message.contains("127.0.0.2"), "{message}");
+        assert_eq!(text(servers[1], &["status"]).as_deref(), Some("succeeded"));
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_server_failing_reports_failed() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let broken = lab
+            .start_bootstrap_server(Some(Fault::NonCaCertificate))
+            .await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+
+        let entry = server_entry("127.0.0.1", broken.local_addr().port(), "ztp_policy", None);
+        let reply = client
+            .edit(
+                "running",
+                &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entry)),
+            )
+            .await;
+        assert!(rpc_errors(&reply).is_empty(), "{reply:?}");
+
+        let state = client.wait_for_status(&["installed", "failed"]).await;
+        assert_eq!(
+            text(&state, &["certificate-status"]).as_deref(),
+            Some("failed")
+        );
+        assert_eq!(
+            text(&state, &["server", "last-error"]).as_deref(),
+            Some("invalid-certificate")
+        );
+        assert!(find(&state, &["certificate"]).is_none(), "{state:?}");
+        assert!(
+            !lab.state_dir()
+                .join("pki/default/NCE-bootstrap.pem")
+                .exists()
+        );
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn restart_keeps_installed_certificate() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let bootstrap = lab.start_bootstrap_server(None).await;
+        let config = lab.write_config("");
+        let daemon = Daemon::start(&config);
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let entry = server_entry("127.0.0.1", bootstrap.local_addr().port(), "ztp_policy", None);
+        client.edit("running", &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entry))).await;
+        client.wait_for_status(&["installed"]).await;
+        drop(client);
+        assert!(daemon.stop().success());
+
+        // The bootstrap server is gone: a new download would fail.
+        bootstrap.shutdown().await;
+        let daemon = Daemon::start(&config);
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let running = client
+            .rpc(&format!(r#"<get-config><source><running/></source><filter type="subtree"><ztp xmlns="{NS_ZTP}"/></filter></get-config>"#))
+            .await;
+        let data = running.child(NS_BASE, "data").expect("data");
+        assert_eq!(text(data, &["ztp", "certificate-remote", "address"]).as_deref(), Some("127.0.0.1"));
+
+        let state = client.wait_for_status(&["installed", "failed", "downloading"]).await;
+        assert_eq!(text(&state, &["certificate-status"]).as_deref(), Some("installed"), "{state:?}");
+        assert_eq!(text(&state, &["certificate", "fingerprint-sha256"]), Some(lab.nce_fingerprint()));
+        assert_eq!(text(&state, &["certificate", "source-address"]).as_deref(), Some("127.0.0.1"));
+        assert_eq!(text(&state, &["server", "attempts"]).as_deref(), Some("0"), "no new attempt: {state:?}");
+        daemon.stop();
+    })
+    .await;
+}
