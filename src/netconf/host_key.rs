@@ -58,7 +58,36 @@ pub fn load_or_generate(path: &Path) -> Result<PrivateKey, TransportError> {
         fingerprint = %key.public_key().fingerprint(HashAlg::Sha256),
         "SSH host key"
     );
+    write_public(path, &key);
     Ok(key)
+}
+
+/// Returns the path of the public key file next to the host key: the host
+/// key's path with `.pub` appended, as `ssh-keygen` names it.
+pub fn public_key_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Writes the public half of the host key in OpenSSH format, so clients
+/// can pin it (`known_hosts`, ncclient's `hostkey_b64`). A failure only
+/// costs that convenience, so it is logged, not returned.
+fn write_public(path: &Path, key: &PrivateKey) {
+    let public_path = public_key_path(path);
+    let line = match key.public_key().to_openssh() {
+        Ok(line) => format!("{line}\n"),
+        Err(err) => {
+            warn!(error = %err, "cannot encode the SSH host public key");
+            return;
+        }
+    };
+    if fs::read_to_string(&public_path).is_ok_and(|current| current == line) {
+        return;
+    }
+    if let Err(err) = fs::write(&public_path, line) {
+        warn!(path = %public_path.display(), error = %err, "cannot write the SSH host public key");
+    }
 }
 
 fn load(path: &Path, pem: &[u8]) -> Result<PrivateKey, TransportError> {
@@ -154,14 +183,28 @@ mod tests {
             first.public_key().fingerprint(HashAlg::Sha256),
             second.public_key().fingerprint(HashAlg::Sha256)
         );
-        let leftovers: Vec<_> = fs::read_dir(path.parent().expect("parent"))
+        let mut leftovers: Vec<_> = fs::read_dir(path.parent().expect("parent"))
             .expect("list")
             .map(|entry| entry.expect("entry").file_name())
             .collect();
+        leftovers.sort();
         assert_eq!(
             leftovers,
-            vec![std::ffi::OsString::from("ssh_host_ed25519_key")]
+            vec![
+                std::ffi::OsString::from("ssh_host_ed25519_key"),
+                std::ffi::OsString::from("ssh_host_ed25519_key.pub"),
+            ]
         );
+    }
+
+    #[test]
+    fn public_key_file_matches_host_key() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("ssh_host_ed25519_key");
+        let key = load_or_generate(&path).expect("generated");
+        let line = fs::read_to_string(public_key_path(&path)).expect("public key file");
+        let public = russh::keys::PublicKey::from_openssh(line.trim()).expect("OpenSSH public key");
+        assert_eq!(&public, key.public_key());
     }
 
     #[test]
