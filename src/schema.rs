@@ -82,7 +82,7 @@ pub fn is_data_namespace(namespace: &str) -> bool {
     [namespaces::SSL, namespaces::PKI, namespaces::ZTP].contains(&namespace)
 }
 
-/// Why the schema could not be built.
+/// Error of building the schema.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot load YANG module {module}: {message}")]
 pub struct SchemaError {
@@ -92,8 +92,8 @@ pub struct SchemaError {
 
 static CONTEXT: OnceLock<&'static Context> = OnceLock::new();
 
-/// The raw libyang context pointer, for the libyang calls that `yang3`
-/// does not wrap. `yang3` keeps the pointer private, so it is read from a
+/// Returns the raw libyang context pointer, for the libyang calls that
+/// `yang3` does not wrap. `yang3` keeps the pointer private, so it is read from a
 /// module's back pointer to its context.
 pub fn raw_context(context: &Context) -> *const yang3::ffi::ly_ctx {
     match context.modules(false).next() {

@@ -67,9 +67,7 @@ async fn base_1_0_client_uses_end_of_message_framing() {
 #[tokio::test]
 async fn reply_echoes_rpc_attributes() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
         let reply = client
             .exchange(&format!(
                 r#"<nc:rpc xmlns:nc="{NS_BASE}" xmlns:ex="urn:example" message-id="abc-7" ex:user-id="fred"><nc:discard-changes/></nc:rpc>"#
@@ -88,9 +86,7 @@ async fn reply_echoes_rpc_attributes() {
 #[tokio::test]
 async fn rpc_without_message_id_is_missing_attribute() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
         let reply = client
             .exchange(&format!(r#"<rpc xmlns="{NS_BASE}"><get/></rpc>"#))
             .await;
@@ -121,9 +117,7 @@ async fn rpc_without_message_id_is_missing_attribute() {
 #[tokio::test]
 async fn unknown_operation_not_supported() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
         let reply = client.rpc(r#"<frobnicate xmlns="urn:example"/>"#).await;
         let errors = rpc_errors(&reply);
         assert_eq!(
@@ -140,9 +134,7 @@ async fn unknown_operation_not_supported() {
 #[tokio::test]
 async fn malformed_xml_is_malformed_message() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
         let reply = client
             .exchange(&format!(
                 r#"<rpc xmlns="{NS_BASE}" message-id="1"><get></rpc>"#
@@ -209,9 +201,7 @@ async fn lock_denied_names_holder_and_dies_with_session() {
 #[tokio::test]
 async fn close_session_answers_ok_then_closes() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let (lab, daemon, mut client) = start_daemon_with_client().await;
         client
             .rpc_ok("<lock><target><candidate/></target></lock>")
             .await;

@@ -2,7 +2,7 @@
 //!
 //! libyang parses the content of `<config>` without validation into an edit
 //! tree whose nodes carry `ietf-netconf:operation` metadata. [`apply`] walks
-//! that tree and changes a copy of the target datastore node by node; the
+//! that tree and changes a copy of the target datastore node by node. The
 //! caller validates the copy and swaps it in only when everything
 //! succeeded, so a rejected edit changes nothing.
 
@@ -21,8 +21,8 @@ pub enum EditOperation {
     Create,
     Delete,
     Remove,
-    /// Only as `default-operation`: leave existing data alone unless a
-    /// descendant asks for a change.
+    /// Only as `default-operation`: existing data stays as it is unless a
+    /// descendant requests a change.
     None,
 }
 
@@ -73,7 +73,8 @@ impl DefaultOperation {
 ///
 /// The first parse is typed and strict. A leaf sent without a value under
 /// `delete` or `remove` fails that parse, so a second parse allows opaque
-/// nodes; it is accepted only when every opaque node is such a leaf.
+/// nodes. Its result is accepted only when every opaque node is such a
+/// leaf.
 pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
     let context =
         crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;

@@ -1,8 +1,8 @@
 //! Errors of datastore requests and their one mapping to `rpc-error`.
 //!
-//! libyang's messages already name the value that failed; the mapping adds
+//! libyang's messages already name the value that failed. The mapping adds
 //! the rule where libyang leaves it out (the list size limit, the value a
-//! `must` expression rejected) and turns libyang's data paths into
+//! `must` expression rejected). It also turns libyang's data paths into
 //! `error-path` XPath with every step prefixed.
 
 use yang3::data::{Data, DataTree};
@@ -11,7 +11,7 @@ use super::Datastore;
 use super::libyang_error::{LibyangError, ValidationCode};
 use crate::netconf::error::{ErrorPath, ErrorType, RpcError};
 
-/// Why a datastore request failed.
+/// Errors of datastore requests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatastoreError {
     /// The edit content does not parse against the schema.
@@ -129,7 +129,7 @@ fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> Rpc
             let entry = path.map(last_step_keys).unwrap_or_default();
             let message = match limit {
                 Some(limit) => format!(
-                    "{} the list allows at most {limit} entries, and entry {entry} is one too many",
+                    "{} The list allows at most {limit} entries, so entry {entry} is rejected.",
                     first_line(&err.message)
                 ),
                 None => first_line(&err.message),
@@ -306,7 +306,7 @@ fn strip_predicates(path: &str) -> String {
     out
 }
 
-/// The predicates of the last step, as `address='10.0.0.1' vpn-instance='x'`.
+/// Returns the predicates of the last step, as `address='10.0.0.1' vpn-instance='x'`.
 fn last_step_keys(path: &str) -> String {
     let steps = split_steps(path);
     let Some(last) = steps.last() else {

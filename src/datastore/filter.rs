@@ -1,10 +1,10 @@
 //! Subtree filtering (RFC 6241 section 6).
 //!
 //! A filter element matches a data node with the same local name, and with
-//! the same namespace when the filter element has one. Per filter level:
-//! an element with text is a content match node, which the data must equal
-//! for its parent to be selected; an empty element is a selection node,
-//! which selects the whole subtree; an element with children is a
+//! the same namespace when the filter element has one. At each level of the
+//! filter, an element with text is a content match node: the data must
+//! equal it for its parent to be selected. An empty element is a selection
+//! node, which selects the whole subtree. An element with children is a
 //! containment node, filtered recursively. A level of only content match
 //! nodes selects the whole parent.
 //!

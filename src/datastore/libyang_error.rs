@@ -1,7 +1,7 @@
 //! The last error libyang recorded, with the fields the `yang3` crate
 //! drops (the validation error code and the schema path).
 //!
-//! libyang stores errors per thread and per context; the datastore task is
+//! libyang stores errors per thread and per context. The datastore task is
 //! the only thread that parses and validates data, so the last error is the
 //! one of the call that just failed. [`LibyangError::clear`] runs before
 //! each call whose error is read.
@@ -52,7 +52,7 @@ impl LibyangError {
         }
     }
 
-    /// The last error recorded on this thread.
+    /// Returns the last error recorded on this thread.
     pub fn last() -> LibyangError {
         let unknown = LibyangError {
             code: ValidationCode::Other,

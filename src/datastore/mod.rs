@@ -127,7 +127,7 @@ enum Request {
     },
 }
 
-/// Why the datastores could not be opened.
+/// Errors of opening the datastores.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error(transparent)]

@@ -1,9 +1,10 @@
 //! The running datastore on disk.
 //!
 //! Running is stored as XML instance data in one file. A save writes a
-//! temporary file in the same directory, flushes it to disk, renames it over
-//! the old file and flushes the directory, so a crash at any moment leaves
-//! either the old or the new configuration complete on disk.
+//! temporary file in the same directory and flushes it to disk. It then
+//! renames it over the old file and flushes the directory. A crash at any
+//! moment therefore leaves either the old or the new configuration
+//! complete on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -13,21 +14,21 @@ use std::path::{Path, PathBuf};
 /// File name of the running datastore inside the state directory.
 pub const RUNNING_FILE: &str = "running.xml";
 
-/// Where the running datastore lives.
+/// Location of the running datastore file.
 #[derive(Debug, Clone)]
 pub struct RunningFile {
     path: PathBuf,
 }
 
 impl RunningFile {
-    /// The running datastore file in `state_dir`.
+    /// Returns the running datastore file in `state_dir`.
     pub fn in_dir(state_dir: &Path) -> RunningFile {
         RunningFile {
             path: state_dir.join(RUNNING_FILE),
         }
     }
 
-    /// The file's path.
+    /// Returns the file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

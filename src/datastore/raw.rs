@@ -43,7 +43,7 @@ impl RawTree {
         unsafe { DataTree::from_raw(this.context, this.first) }
     }
 
-    /// The first top-level node, if any.
+    /// Returns the first top-level node, if any.
     pub fn first(&self) -> Option<Node> {
         Node::from_ptr(self.first)
     }
@@ -134,7 +134,7 @@ impl RawTree {
         let keys: Vec<CString> = keys.iter().map(|key| c_string(key)).collect();
         let mut key_ptrs: Vec<*const c_char> = keys.iter().map(|key| key.as_ptr()).collect();
         let mut node: *mut ffi::lyd_node = ptr::null_mut();
-        // SAFETY: key_ptrs holds one NUL-terminated string per schema key
+        // SAFETY: key_ptrs contains one NUL-terminated string per schema key
         // and outlives the call; NULL lengths mean "use strlen".
         let ret = unsafe {
             ffi::lyd_new_list3(
@@ -291,7 +291,7 @@ impl Node {
         NonNull::new(raw).map(Node)
     }
 
-    /// The raw pointer.
+    /// Returns the raw pointer.
     pub fn as_ptr(self) -> *mut ffi::lyd_node {
         self.0.as_ptr()
     }
@@ -301,7 +301,7 @@ impl Node {
         unsafe { self.0.as_ref() }
     }
 
-    /// The schema node, or `None` for an opaque node.
+    /// Returns the schema node, or `None` for an opaque node.
     pub fn schema(self) -> Option<SchemaNode<'static>> {
         let schema = self.raw().schema;
         if schema.is_null() {
@@ -317,12 +317,12 @@ impl Node {
         self.raw().schema.is_null()
     }
 
-    /// The following sibling.
+    /// Returns the following sibling.
     pub fn next_sibling(self) -> Option<Node> {
         Node::from_ptr(self.raw().next)
     }
 
-    /// The first child of an inner or opaque node.
+    /// Returns the first child of an inner or opaque node.
     pub fn first_child(self) -> Option<Node> {
         let raw = self.as_ptr();
         let schema = self.raw().schema;
@@ -342,7 +342,7 @@ impl Node {
         }
     }
 
-    /// The children in order.
+    /// Returns the children in order.
     pub fn children(self) -> Siblings {
         Siblings {
             next: self.first_child(),

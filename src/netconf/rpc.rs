@@ -33,7 +33,7 @@ impl Rejected {
     }
 }
 
-/// What the server sends back for one request.
+/// Body of the reply to one request.
 #[derive(Debug)]
 pub enum ReplyBody {
     /// `<ok/>`.
@@ -76,7 +76,7 @@ impl Request {
         Ok(Request { rpc })
     }
 
-    /// The operation element, the single child of `<rpc>`.
+    /// Returns the operation element, the single child of `<rpc>`.
     pub fn operation(&self) -> Result<&Element, RpcError> {
         match self.rpc.children.as_slice() {
             [operation] => Ok(operation),

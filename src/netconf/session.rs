@@ -33,7 +33,7 @@ pub struct SessionSettings {
     pub hello_timeout: Duration,
 }
 
-/// What all sessions share.
+/// State shared by all sessions.
 pub struct Server {
     datastore: DatastoreHandle,
     state: Arc<dyn StateSource>,
@@ -43,7 +43,7 @@ pub struct Server {
     shutdown: CancellationToken,
 }
 
-/// Why a session ended early.
+/// Reasons a session ends early.
 #[derive(Debug, thiserror::Error)]
 enum SessionError {
     #[error("cannot read from the client: {0}")]

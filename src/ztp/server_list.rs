@@ -1,7 +1,7 @@
 //! The committed bootstrap server list, read from the running datastore.
 //!
 //! The datastore's commit hook extracts a [`ServerList`] from every new
-//! running tree and publishes it on a watch channel; the reconciler wakes
+//! running tree and publishes it on a watch channel. The reconciler wakes
 //! when the published value changes. Each entry carries the PKI domain of
 //! its SSL policy, so a change of a policy that a server uses is a change
 //! of the list.
@@ -13,7 +13,7 @@ use yang3::data::{Data, DataTree};
 
 use crate::schema::paths;
 
-/// What a bootstrap server must echo.
+/// Identity a bootstrap server must echo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyType {
     /// The server's own address.
@@ -35,7 +35,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The server as log lines and messages name it.
+    /// Returns the server as log lines and messages name it.
     pub fn label(&self) -> String {
         format!("{} (VPN instance {})", self.address, self.vpn_instance)
     }

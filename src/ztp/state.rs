@@ -78,7 +78,7 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// A server no attempt has been made with.
+    /// Creates the state of a server that no attempt was made with yet.
     pub fn new(address: IpAddr, vpn_instance: String) -> ServerState {
         ServerState {
             address,
@@ -91,8 +91,8 @@ impl ServerState {
     }
 }
 
-/// Where the installed certificate came from. Stored next to the PKI
-/// domains so that it survives a restart.
+/// Origin of the installed certificate. It is stored in the state
+/// directory so that it survives a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct CertificateSource {
@@ -142,7 +142,7 @@ impl SourceFile {
     /// File name inside the state directory.
     pub const NAME: &'static str = "ztp-certificate-source.json";
 
-    /// The file in `state_dir`.
+    /// Returns the file in `state_dir`.
     pub fn in_dir(state_dir: &Path) -> SourceFile {
         SourceFile {
             path: state_dir.join(Self::NAME),

@@ -468,6 +468,15 @@ impl Netconf {
     }
 }
 
+/// A lab, the daemon started with its configuration, and one client logged
+/// in with the lab key.
+pub async fn start_daemon_with_client() -> (Lab, Daemon, Netconf) {
+    let lab = Lab::new();
+    let daemon = Daemon::start(&lab.write_config(""));
+    let client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+    (lab, daemon, client)
+}
+
 /// Configuration of the lab SSL policy.
 pub fn policy_config(name: &str) -> String {
     format!(

@@ -5,7 +5,7 @@ use crate::netconf::xml::Element;
 
 use super::{OperationContext, Outcome, params};
 
-/// Answers `<ok/>`; the session then releases its locks and ends.
+/// Replies `<ok/>`. The session then releases its locks and ends.
 pub fn handle(context: &OperationContext<'_>, operation: &Element) -> Outcome {
     if let Err(error) = params::reject_unknown(operation, &[]) {
         return Outcome::Reply(ReplyBody::Errors(vec![error]));
