@@ -286,6 +286,7 @@ impl Config {
                 self.netconf.max_message_size
             ));
         }
+        check_log_level(&self.log.level)?;
         let mut names = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {
@@ -330,6 +331,16 @@ impl Config {
         Ok(())
     }
 
+    /// Checks what only the referenced files can tell: that every user's
+    /// authorized keys load and that the device certificate and key are
+    /// usable as a TLS client identity.
+    pub fn check_files(&self) -> Result<(), String> {
+        crate::netconf::auth::Authenticator::load(&self.users).map_err(|err| err.to_string())?;
+        crate::ztp::download::ClientSettings::load(&self.device, &self.bootstrap)
+            .map_err(|err| err.message)?;
+        Ok(())
+    }
+
     /// Directory of the PKI domains.
     pub fn pki_dir(&self) -> PathBuf {
         self.state_dir.join("pki")
@@ -339,6 +350,34 @@ impl Config {
     pub fn host_key_path(&self) -> PathBuf {
         self.state_dir.join("ssh_host_ed25519_key")
     }
+}
+
+/// Level names of `tracing`, accepted alone or after `target=`.
+const LOG_LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+
+/// Rejects log filters whose words `tracing` would silently read as target
+/// names, such as `inf` for `info`, which would turn logging off.
+fn check_log_level(level: &str) -> Result<(), String> {
+    for directive in level
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let level_part = match directive.rsplit_once('=') {
+            Some((_, level)) => level,
+            None if directive.contains(['[', ':']) => continue,
+            None => directive,
+        };
+        if !LOG_LEVELS.contains(&level_part.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "log.level {level:?}: {level_part:?} is not a level; use one of {} or TARGET=LEVEL",
+                LOG_LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(|_| ())
+        .map_err(|err| format!("log.level {level:?} is invalid: {err}"))
 }
 
 #[cfg(test)]
@@ -387,6 +426,16 @@ trust-anchors = "bootstrap-ca.pem"
         let config = Config::parse(&text).expect("parses");
         let err = config.check().expect_err("user cannot log in");
         assert!(err.contains("admin"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_log_level_rejected() {
+        for level in ["inf", "debugg", "ztpd=verbose"] {
+            assert!(check_log_level(level).is_err(), "{level} accepted");
+        }
+        for level in ["info", "info,ztpd=debug", "ztpd::netconf=trace", "WARN"] {
+            assert!(check_log_level(level).is_ok(), "{level} rejected");
+        }
     }
 
     #[test]

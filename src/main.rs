@@ -73,22 +73,60 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("ztpd: {err:#}");
+            eprintln!("ztpd: {}", error_chain(&err));
             ExitCode::FAILURE
         }
     }
 }
 
+/// Joins an error and its causes with ": ", leaving out a cause whose text
+/// the message before it already contains (many I/O errors repeat it).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 fn hash_password() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
     use argon2::PasswordHasher;
 
-    let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .context("cannot read the password from standard input")?;
-    let password = password.trim_end_matches(['\r', '\n']);
+    // On a terminal the password is read without echo and asked twice; from
+    // a pipe it is the single line of standard input.
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let second =
+            rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+        if first != second {
+            anyhow::bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("cannot read the password from standard input")?;
+        let mut lines = input.lines();
+        let password = lines.next().unwrap_or_default().to_owned();
+        if lines.any(|line| !line.is_empty()) {
+            anyhow::bail!(
+                "standard input has more than one line; give the password as its only line"
+            );
+        }
+        password
+    };
     if password.is_empty() {
-        anyhow::bail!("the password on standard input is empty");
+        anyhow::bail!("the password is empty");
     }
     let hash = argon2::Argon2::default()
         .hash_password(password.as_bytes())
@@ -98,7 +136,10 @@ fn hash_password() -> anyhow::Result<()> {
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
-    Config::load(path)?;
+    let config = Config::load(path)?;
+    config
+        .check_files()
+        .map_err(|message| anyhow::anyhow!("{}: {message}", path.display()))?;
     println!("{}: valid", path.display());
     Ok(())
 }
@@ -125,6 +166,7 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
         .with_context(|| format!("invalid log.level {level:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -164,6 +206,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         device: config.device.clone(),
         bootstrap: config.bootstrap.clone(),
     };
+    if let Err(err) = ztpd::ztp::download::ClientSettings::load(&config.device, &config.bootstrap) {
+        tracing::error!(error = %err.message, "the device identity is unusable; downloads will fail until it is fixed");
+    }
     if config.bootstrap.insecure_skip_server_verify {
         tracing::warn!(
             "bootstrap server certificates are not verified (bootstrap.insecure-skip-server-verify)"

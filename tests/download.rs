@@ -456,6 +456,14 @@ async fn settings_load_from_lab_files() {
     assert_eq!(err.kind, FailureKind::DeviceIdentityUnavailable);
     assert!(err.message.contains("missing.key"), "{err}");
 
+    let other_key = DeviceConfig {
+        initial_key: lab.dir.path().join("server.key"),
+        ..device.clone()
+    };
+    let err = ClientSettings::load(&other_key, &bootstrap).expect_err("key of another certificate");
+    assert_eq!(err.kind, FailureKind::DeviceIdentityUnavailable);
+    assert!(err.message.contains("does not belong"), "{err}");
+
     let key_as_certificate = DeviceConfig {
         initial_certificate: lab.dir.path().join("device.key"),
         ..device

@@ -142,6 +142,14 @@ fn netconf_module() -> Result<SchemaModule<'static>, DatastoreError> {
         .ok_or_else(|| DatastoreError::Internal("module ietf-netconf is not loaded".into()))
 }
 
+fn yang_module() -> Result<SchemaModule<'static>, DatastoreError> {
+    let context =
+        crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;
+    context
+        .get_module_implemented("yang")
+        .ok_or_else(|| DatastoreError::Internal("libyang's module yang is not loaded".into()))
+}
+
 /// Applies `edit` to `target` and returns the changed tree, not yet
 /// validated. On error the partly changed tree is dropped.
 pub fn apply(
@@ -157,9 +165,11 @@ pub fn apply(
         _ => target,
     };
     let mut tree = RawTree::from_tree(target);
+    let yang = yang_module()?;
     let mut editor = Editor {
         tree: &mut tree,
         netconf,
+        yang,
     };
     let edit_nodes = edit.reference().map(|node| Node::from_ptr(node.as_raw()));
     if let Some(Some(first)) = edit_nodes {
@@ -175,6 +185,55 @@ pub fn apply(
 struct Editor<'t> {
     tree: &'t mut RawTree,
     netconf: SchemaModule<'static>,
+    /// libyang's internal `yang` module, which defines the `insert`, `key`
+    /// and `value` attributes.
+    yang: SchemaModule<'static>,
+}
+
+/// Where a moved list entry goes.
+enum Anchor {
+    Before(Option<Node>),
+    After(Option<Node>),
+}
+
+/// Removes namespace prefixes from the key names of `[p:key='value']`
+/// predicates; the XML prefixes of the request mean nothing to libyang's
+/// path parser, and all keys of a list are in its module.
+fn strip_predicate_prefixes(predicates: &str) -> String {
+    let mut out = String::with_capacity(predicates.len());
+    let mut quote: Option<char> = None;
+    let mut name_start: Option<usize> = None;
+    for ch in predicates.chars() {
+        match quote {
+            Some(open) => {
+                out.push(ch);
+                if ch == open {
+                    quote = None;
+                }
+            }
+            None => match ch {
+                '\'' | '"' => {
+                    quote = Some(ch);
+                    out.push(ch);
+                }
+                '[' => {
+                    out.push(ch);
+                    name_start = Some(out.len());
+                }
+                ':' if name_start.is_some() => {
+                    if let Some(start) = name_start {
+                        out.truncate(start);
+                    }
+                }
+                '=' => {
+                    name_start = None;
+                    out.push(ch);
+                }
+                _ => out.push(ch),
+            },
+        }
+    }
+    out
 }
 
 impl Editor<'_> {
@@ -234,13 +293,15 @@ impl Editor<'_> {
                     return Err(DatastoreError::DataExists { path: edit.path() });
                 }
                 let node = self.set_node(parent, edit, existing)?;
+                self.position(parent, edit, node)?;
                 self.apply_children(node, edit, EditOperation::Merge)?;
                 Ok(true)
             }
             EditOperation::Merge => {
                 let node = self.set_node(parent, edit, existing)?;
+                let moved = self.position(parent, edit, node)?;
                 let children_changed = self.apply_children(node, edit, EditOperation::Merge)?;
-                Ok(existing.is_none() || is_term(edit) || children_changed)
+                Ok(existing.is_none() || is_term(edit) || moved || children_changed)
             }
             EditOperation::Replace => {
                 if let Some(node) = existing
@@ -249,6 +310,7 @@ impl Editor<'_> {
                     self.tree.remove_children_except_keys(node);
                 }
                 let node = self.set_node(parent, edit, existing)?;
+                self.position(parent, edit, node)?;
                 self.apply_children(node, edit, EditOperation::Replace)?;
                 Ok(true)
             }
@@ -268,6 +330,95 @@ impl Editor<'_> {
                 Ok(changed)
             }
         }
+    }
+
+    /// Moves `node`, an instance of a user-ordered list or leaf-list, where
+    /// the `yang:insert` attribute of `edit` asks (RFC 7950 section
+    /// 7.8.6). Without the attribute a new instance stays last and an
+    /// existing one stays where it is. Returns whether the node moved.
+    fn position(
+        &mut self,
+        parent: Option<Node>,
+        edit: Node,
+        node: Node,
+    ) -> Result<bool, DatastoreError> {
+        let Some(insert) = edit.annotation(&self.yang, "insert") else {
+            return Ok(false);
+        };
+        let element = edit.name();
+        let Some(schema) = edit.schema() else {
+            return Ok(false);
+        };
+        if !schema.is_user_ordered() {
+            return Err(DatastoreError::BadInsert {
+                element,
+                app_tag: None,
+                message: format!(
+                    "insert={insert:?} applies only to ordered-by user lists and leaf-lists"
+                ),
+            });
+        }
+        let instances: Vec<Node> = self.tree.instances(parent, &schema);
+        let anchor = match insert.as_str() {
+            "first" => Anchor::Before(instances.first().copied()),
+            "last" => Anchor::After(instances.last().copied()),
+            "before" | "after" => {
+                let (attribute, wanted) = if schema.kind() == SchemaNodeKind::List {
+                    (
+                        "key",
+                        edit.annotation(&self.yang, "key")
+                            .map(|key| strip_predicate_prefixes(&key)),
+                    )
+                } else {
+                    ("value", edit.annotation(&self.yang, "value"))
+                };
+                let Some(wanted) = wanted else {
+                    return Err(DatastoreError::BadInsert {
+                        element,
+                        app_tag: None,
+                        message: format!(
+                            "insert={insert:?} needs the yang:{attribute} attribute naming an existing entry"
+                        ),
+                    });
+                };
+                let found = self
+                    .tree
+                    .find_by_key(parent, &schema, &wanted)
+                    .filter(|found| *found != node);
+                let Some(found) = found else {
+                    return Err(DatastoreError::BadInsert {
+                        element,
+                        app_tag: Some("missing-instance".into()),
+                        message: format!(
+                            "insert={insert:?} names {wanted}, which is not an existing entry of <{}>",
+                            schema.name()
+                        ),
+                    });
+                };
+                if insert == "before" {
+                    Anchor::Before(Some(found))
+                } else {
+                    Anchor::After(Some(found))
+                }
+            }
+            other => {
+                return Err(DatastoreError::BadInsert {
+                    element,
+                    app_tag: None,
+                    message: format!(
+                        "insert={other:?} is invalid; use first, last, before or after"
+                    ),
+                });
+            }
+        };
+        LibyangError::clear();
+        let moved = match anchor {
+            Anchor::Before(Some(anchor)) if anchor != node => self.tree.move_before(anchor, node),
+            Anchor::After(Some(anchor)) if anchor != node => self.tree.move_after(anchor, node),
+            _ => return Ok(false),
+        };
+        moved.map_err(|_| DatastoreError::Apply(LibyangError::last()))?;
+        Ok(true)
     }
 
     fn apply_children(
@@ -379,5 +530,22 @@ fn opaque_path(parent: Option<Node>, name: &str) -> String {
     match parent {
         Some(parent) => format!("{}/{name}", parent.path()),
         None => format!("/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicate_prefixes_stripped() {
+        assert_eq!(
+            strip_predicate_prefixes("[z:address='10.0.0.1'][z:vpn-instance='a:b']"),
+            "[address='10.0.0.1'][vpn-instance='a:b']"
+        );
+        assert_eq!(
+            strip_predicate_prefixes("[address=\"x'y\"]"),
+            "[address=\"x'y\"]"
+        );
     }
 }

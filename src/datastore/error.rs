@@ -32,6 +32,13 @@ pub enum DatastoreError {
     /// An `operation` attribute with an unknown value.
     #[error("invalid operation {value:?} on element {element}")]
     BadOperation { value: String, element: String },
+    /// A `yang:insert` attribute that cannot be followed.
+    #[error("{message}")]
+    BadInsert {
+        element: String,
+        app_tag: Option<String>,
+        message: String,
+    },
     /// Another session holds the lock needed for the request.
     #[error("{datastore} is locked by session {holder}")]
     Locked { datastore: Datastore, holder: u32 },
@@ -80,6 +87,22 @@ impl DatastoreError {
                     "invalid operation {value:?} on element {element}: expected merge, replace, create, delete or remove"
                 ),
             ),
+            DatastoreError::BadInsert {
+                element,
+                app_tag,
+                message,
+            } => {
+                let error = RpcError::bad_attribute(
+                    ErrorType::Application,
+                    "insert",
+                    element,
+                    message.clone(),
+                );
+                match app_tag {
+                    Some(app_tag) => error.with_app_tag(app_tag.clone()),
+                    None => error,
+                }
+            }
             DatastoreError::Locked { datastore, holder } => RpcError::in_use(
                 ErrorType::Protocol,
                 format!("the {datastore} datastore is locked by session {holder}"),
@@ -116,8 +139,25 @@ fn parse_error(err: &LibyangError) -> RpcError {
         return RpcError::missing_element(ErrorType::Application, &key, message)
             .with_optional_path(err.data_path.as_deref());
     }
-    RpcError::invalid_value(ErrorType::Application, message)
-        .with_optional_path(err.data_path.as_deref())
+    RpcError::invalid_value(
+        ErrorType::Application,
+        with_allowed_values(message, err.data_path.as_deref()),
+    )
+    .with_optional_path(err.data_path.as_deref())
+}
+
+/// Appends what the leaf at `data_path` accepts to a message about a
+/// rejected value.
+fn with_allowed_values(message: String, data_path: Option<&str>) -> String {
+    let description = data_path.and_then(|path| {
+        let context = crate::schema::context().ok()?;
+        let schema = context.find_path(&strip_predicates(path)).ok()?;
+        super::raw::describe_type(&schema)
+    });
+    match description {
+        Some(description) => format!("{}. Allowed: {description}.", message.trim_end_matches('.')),
+        None => message,
+    }
 }
 
 fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> RpcError {
@@ -151,7 +191,10 @@ fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> Rpc
         None if err.message.starts_with("Mandatory node") => {
             RpcError::data_missing(first_line(&err.message))
         }
-        None => RpcError::invalid_value(ErrorType::Application, first_line(&err.message)),
+        None => RpcError::invalid_value(
+            ErrorType::Application,
+            with_allowed_values(first_line(&err.message), path),
+        ),
     };
     let rpc_error = match &err.app_tag {
         Some(app_tag) => rpc_error.with_app_tag(app_tag.clone()),

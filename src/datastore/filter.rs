@@ -56,7 +56,7 @@ fn evaluate<'a>(node: &DataNodeRef<'a>, filter: &Element, out: &mut Vec<DataNode
         }
         // A content match node at the top of the filter, or below a node
         // that is not a container, compares the node's own value.
-        if node.value_canonical().as_deref() == Some(text) {
+        if value_matches(node, text) {
             out.push(node.clone());
             return true;
         }
@@ -74,7 +74,7 @@ fn evaluate<'a>(node: &DataNodeRef<'a>, filter: &Element, out: &mut Vec<DataNode
         let matching: Vec<DataNodeRef<'a>> = node
             .children()
             .filter(|child| name_matches(content_match, child))
-            .filter(|child| child.value_canonical().as_deref() == Some(text))
+            .filter(|child| value_matches(child, text))
             .collect();
         if matching.is_empty() {
             return false;
@@ -102,6 +102,18 @@ fn evaluate<'a>(node: &DataNodeRef<'a>, filter: &Element, out: &mut Vec<DataNode
         return true;
     }
     false
+}
+
+/// Compares a node's value with a content match value in canonical form,
+/// so that `2001:DB8::1` matches `2001:db8::1`.
+fn value_matches(node: &DataNodeRef<'_>, text: &str) -> bool {
+    let Some(value) = node.value_canonical() else {
+        return false;
+    };
+    if value == text {
+        return true;
+    }
+    super::raw::canonical_value(&node.schema(), text).is_some_and(|canonical| canonical == value)
 }
 
 fn name_matches(filter: &Element, node: &DataNodeRef<'_>) -> bool {

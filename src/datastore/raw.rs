@@ -219,6 +219,76 @@ impl RawTree {
         }
     }
 
+    /// Returns the instances of `schema` below `parent` (or at the top
+    /// level) in order.
+    pub fn instances(&self, parent: Option<Node>, schema: &SchemaNode<'_>) -> Vec<Node> {
+        let siblings = match parent {
+            Some(parent) => parent.children(),
+            None => self.top_level(),
+        };
+        siblings
+            .filter(|node| node.as_raw_schema() == schema.as_raw().cast_const())
+            .collect()
+    }
+
+    /// Returns the instance of the list or leaf-list `schema` below
+    /// `parent` whose keys are `predicates` (`[key='value']...`) or, for a
+    /// leaf-list, whose value is `predicates`.
+    pub fn find_by_key(
+        &self,
+        parent: Option<Node>,
+        schema: &SchemaNode<'_>,
+        predicates: &str,
+    ) -> Option<Node> {
+        let siblings = match parent {
+            Some(parent) => parent.first_child()?,
+            None => self.first()?,
+        };
+        let mut found: *mut ffi::lyd_node = ptr::null_mut();
+        // SAFETY: the siblings are valid; the pointer and length describe
+        // the predicate string.
+        let ret = unsafe {
+            ffi::lyd_find_sibling_val(
+                siblings.as_ptr(),
+                schema.as_raw(),
+                predicates.as_ptr().cast(),
+                predicates.len(),
+                &mut found,
+            )
+        };
+        if ret == ffi::LY_ERR::LY_SUCCESS {
+            Node::from_ptr(found)
+        } else {
+            None
+        }
+    }
+
+    /// Moves `node` in front of its sibling `anchor` (user-ordered nodes).
+    pub fn move_before(&mut self, anchor: Node, node: Node) -> Result<(), yang3::Error> {
+        // SAFETY: both nodes belong to this tree and are siblings.
+        let ret = unsafe { ffi::lyd_insert_before(anchor.as_ptr(), node.as_ptr()) };
+        self.after_move(ret)
+    }
+
+    /// Moves `node` behind its sibling `anchor` (user-ordered nodes).
+    pub fn move_after(&mut self, anchor: Node, node: Node) -> Result<(), yang3::Error> {
+        // SAFETY: both nodes belong to this tree and are siblings.
+        let ret = unsafe { ffi::lyd_insert_after(anchor.as_ptr(), node.as_ptr()) };
+        self.after_move(ret)
+    }
+
+    fn after_move(&mut self, ret: ffi::LY_ERR::Type) -> Result<(), yang3::Error> {
+        if ret != ffi::LY_ERR::LY_SUCCESS {
+            return Err(yang3::Error::new(self.context));
+        }
+        // A top-level move can change which node comes first.
+        if !self.first.is_null() {
+            // SAFETY: `first` is a node of this tree.
+            self.first = unsafe { ffi::lyd_first_sibling(self.first) };
+        }
+        Ok(())
+    }
+
     /// Unlinks and frees `node` and its descendants.
     pub fn remove(&mut self, node: Node) {
         let raw = node.as_ptr();
@@ -309,6 +379,10 @@ impl Node {
         }
         // SAFETY: schema nodes live as long as the context, which is static.
         Some(unsafe { SchemaNode::from_raw(schema_context(), schema as *mut _) })
+    }
+
+    fn as_raw_schema(self) -> *const ffi::lysc_node {
+        self.raw().schema
     }
 
     /// True for a node that libyang could not match to the schema or whose
@@ -549,4 +623,179 @@ pub fn print_xml(tree: &DataTree<'static>, options: u32) -> Result<String, yang3
     // SAFETY: the string was allocated by libyang with malloc.
     unsafe { ffi::free(text.cast()) };
     Ok(printed)
+}
+
+/// Returns the canonical form of `value` for the leaf or leaf-list
+/// `schema`, or `None` when the value is invalid for it. Values that need a
+/// data tree to check (leafrefs) are returned in the form libyang stores
+/// them when it can tell, else `None`.
+pub fn canonical_value(schema: &SchemaNode<'_>, value: &str) -> Option<String> {
+    let context = crate::schema::raw_context(schema_context());
+    let mut canonical: *const c_char = ptr::null();
+    // SAFETY: the schema node belongs to the static context; the value
+    // pointer and length describe a valid string; the canonical string is
+    // a dictionary entry, copied and then released here.
+    unsafe {
+        let ret = ffi::lyd_value_validate(
+            ptr::null(),
+            schema.as_raw(),
+            value.as_ptr().cast(),
+            value.len(),
+            ptr::null(),
+            ptr::null_mut(),
+            &mut canonical,
+        );
+        if canonical.is_null() {
+            return None;
+        }
+        let text = c_str_to_string(canonical);
+        ffi::lydict_remove(context, canonical);
+        matches!(ret, ffi::LY_ERR::LY_SUCCESS | ffi::LY_ERR::LY_EINCOMPLETE).then_some(text)
+    }
+}
+
+/// Describes the values a leaf or leaf-list accepts, for error messages:
+/// the range of a number, the length and patterns of a string, the names
+/// of an enumeration, or the member types of a union.
+pub fn describe_type(schema: &SchemaNode<'_>) -> Option<String> {
+    let raw = schema.as_raw();
+    // SAFETY: the schema node is valid for the static context; leaf and
+    // leaf-list nodes are `lysc_node_leaf` and `lysc_node_leaflist`, and
+    // each type structure is read according to its `basetype`.
+    unsafe {
+        let nodetype = u32::from((*raw).nodetype);
+        let type_ = if nodetype == ffi::LYS_LEAF {
+            (*raw.cast::<ffi::lysc_node_leaf>()).type_
+        } else if nodetype == ffi::LYS_LEAFLIST {
+            (*raw.cast::<ffi::lysc_node_leaflist>()).type_
+        } else {
+            return None;
+        };
+        describe_lysc_type(type_)
+    }
+}
+
+/// Reads the number of entries of a libyang sized array, which libyang
+/// stores just before its first entry.
+///
+/// # Safety
+/// `array` must be NULL or a libyang sized array.
+unsafe fn sized_array_count<T>(array: *const T) -> usize {
+    if array.is_null() {
+        return 0;
+    }
+    // SAFETY: libyang sized arrays start with a u64 count (LY_ARRAY_COUNT).
+    unsafe { *(array.cast::<u64>()).offset(-1) as usize }
+}
+
+/// # Safety
+/// `type_` must be NULL or a valid compiled type.
+unsafe fn describe_lysc_type(type_: *const ffi::lysc_type) -> Option<String> {
+    if type_.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes a valid type; the casts follow `basetype`.
+    unsafe {
+        let basetype = (*type_).basetype;
+        match basetype {
+            ffi::LY_DATA_TYPE::LY_TYPE_INT8
+            | ffi::LY_DATA_TYPE::LY_TYPE_INT16
+            | ffi::LY_DATA_TYPE::LY_TYPE_INT32
+            | ffi::LY_DATA_TYPE::LY_TYPE_INT64 => {
+                let range = (*type_.cast::<ffi::lysc_type_num>()).range;
+                Some(match range_text(range, true) {
+                    Some(text) => format!("an integer in {text}"),
+                    None => "an integer".to_owned(),
+                })
+            }
+            ffi::LY_DATA_TYPE::LY_TYPE_UINT8
+            | ffi::LY_DATA_TYPE::LY_TYPE_UINT16
+            | ffi::LY_DATA_TYPE::LY_TYPE_UINT32
+            | ffi::LY_DATA_TYPE::LY_TYPE_UINT64 => {
+                let range = (*type_.cast::<ffi::lysc_type_num>()).range;
+                let bounds = match basetype {
+                    ffi::LY_DATA_TYPE::LY_TYPE_UINT8 => "0..255",
+                    ffi::LY_DATA_TYPE::LY_TYPE_UINT16 => "0..65535",
+                    ffi::LY_DATA_TYPE::LY_TYPE_UINT32 => "0..4294967295",
+                    _ => "0..18446744073709551615",
+                };
+                Some(format!(
+                    "an integer in {}",
+                    range_text(range, false).unwrap_or_else(|| bounds.to_owned())
+                ))
+            }
+            ffi::LY_DATA_TYPE::LY_TYPE_STRING => {
+                let string = type_.cast::<ffi::lysc_type_str>();
+                let mut parts = Vec::new();
+                if let Some(length) = range_text((*string).length, false) {
+                    parts.push(format!("{length} characters"));
+                }
+                let patterns = (*string).patterns;
+                for index in 0..sized_array_count(patterns) {
+                    let pattern = *patterns.add(index);
+                    if !pattern.is_null() && !(*pattern).expr.is_null() {
+                        parts.push(format!("matching {}", c_str_to_string((*pattern).expr)));
+                    }
+                }
+                Some(if parts.is_empty() {
+                    "a string".to_owned()
+                } else {
+                    format!("a string of {}", parts.join(", "))
+                })
+            }
+            ffi::LY_DATA_TYPE::LY_TYPE_ENUM => {
+                let enums = (*type_.cast::<ffi::lysc_type_enum>()).enums;
+                let names: Vec<String> = (0..sized_array_count(enums))
+                    .map(|index| c_str_to_string((*enums.add(index)).name))
+                    .collect();
+                Some(format!("one of {}", names.join(", ")))
+            }
+            ffi::LY_DATA_TYPE::LY_TYPE_UNION => {
+                let types = (*type_.cast::<ffi::lysc_type_union>()).types;
+                let names: Vec<String> = (0..sized_array_count(types))
+                    .filter_map(|index| {
+                        let member = *types.add(index);
+                        let name = (*member).name;
+                        (!name.is_null()).then(|| c_str_to_string(name))
+                    })
+                    .collect();
+                (!names.is_empty()).then(|| format!("a value of type {}", names.join(" or ")))
+            }
+            _ => {
+                let name = (*type_).name;
+                (!name.is_null()).then(|| format!("a value of type {}", c_str_to_string(name)))
+            }
+        }
+    }
+}
+
+/// Writes a range or length restriction as `1..65535` or `1..4 | 8..10`.
+///
+/// # Safety
+/// `range` must be NULL or a valid compiled range.
+unsafe fn range_text(range: *const ffi::lysc_range, signed: bool) -> Option<String> {
+    if range.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes a valid range; its parts form a sized array.
+    unsafe {
+        let parts = (*range).parts;
+        let texts: Vec<String> = (0..sized_array_count(parts))
+            .map(|index| {
+                let part = &*parts.add(index);
+                if signed {
+                    format!(
+                        "{}..{}",
+                        part.__bindgen_anon_1.min_64, part.__bindgen_anon_2.max_64
+                    )
+                } else {
+                    format!(
+                        "{}..{}",
+                        part.__bindgen_anon_1.min_u64, part.__bindgen_anon_2.max_u64
+                    )
+                }
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.join(" | "))
+    }
 }

@@ -442,3 +442,158 @@ fn get_includes_state_nodes() {
         "{out}"
     );
 }
+
+#[test]
+fn invalid_values_name_allowed_values() {
+    let mut f = fixture();
+    let cases = [
+        (server("10.0.0.1", "0"), "Allowed: an integer in 1..65535"),
+        (
+            server("10.0.0.1", "70000"),
+            "Allowed: an integer in 1..65535",
+        ),
+        (
+            server("abc", "1"),
+            "ipv4-address-no-zone or ipv6-address-no-zone",
+        ),
+        (
+            server("10.0.0.1", "1").replace(
+                "</ssl-policy>",
+                "</ssl-policy><verify-type>serial</verify-type>",
+            ),
+            "Allowed: one of ip-address, esn",
+        ),
+    ];
+    for (entry, expected) in cases {
+        let err = edit(
+            &mut f.store,
+            Datastore::Candidate,
+            &format!("{POLICY}{}", ztp(&entry)),
+        )
+        .expect_err("invalid");
+        assert_eq!(err.tag, ErrorTag::InvalidValue, "{entry}");
+        assert!(err.message.contains(expected), "{}", err.message);
+    }
+    let long = POLICY.replace("ztp_policy", "a_policy_name_longer_than_23");
+    let err = edit(&mut f.store, Datastore::Candidate, &long).expect_err("too long");
+    assert!(err.message.contains("1..23 characters"), "{}", err.message);
+}
+
+#[test]
+fn subtree_filter_compares_canonical_values() {
+    let mut f = fixture();
+    edit(
+        &mut f.store,
+        Datastore::Running,
+        &format!("{POLICY}{}", ztp(&server("2001:db8::1", "1"))),
+    )
+    .expect("edit");
+    let filter = crate::netconf::xml::parse(
+        r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>2001:DB8:0::1</address></certificate-remote></ztp>"#,
+    )
+    .expect("filter");
+    let out = f
+        .store
+        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![filter])))
+        .expect("get-config");
+    assert!(out.contains("<port>1</port>"), "{out}");
+}
+
+fn order(store: &Store) -> Vec<String> {
+    let running = config(store, Datastore::Candidate);
+    running
+        .split("<address>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</address>").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn with_insert(entry: &str, attributes: &str) -> String {
+    entry.replacen(
+        "<certificate-remote>",
+        &format!(r#"<certificate-remote xmlns:yang="urn:ietf:params:xml:ns:yang:1" {attributes}>"#),
+        1,
+    )
+}
+
+#[test]
+fn insert_places_new_and_moves_existing_entries() {
+    let mut f = fixture();
+    let servers: String = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        .iter()
+        .map(|a| server(a, "1"))
+        .collect();
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&servers)),
+    )
+    .expect("edit");
+    assert_eq!(order(&f.store), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+
+    let first = with_insert(&server("10.0.0.9", "1"), r#"yang:insert="first""#);
+    edit(&mut f.store, Datastore::Candidate, &ztp(&first)).expect("insert first");
+    assert_eq!(
+        order(&f.store),
+        ["10.0.0.9", "10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    );
+
+    let before = with_insert(
+        &server("10.0.0.8", "1"),
+        r#"yang:insert="before" yang:key="[z:address='10.0.0.3'][z:vpn-instance='_public_']" xmlns:z="urn:ztpd:yang:ztpd-ztp""#,
+    );
+    edit(&mut f.store, Datastore::Candidate, &ztp(&before)).expect("insert before");
+    assert_eq!(
+        order(&f.store),
+        ["10.0.0.9", "10.0.0.1", "10.0.0.2", "10.0.0.8", "10.0.0.3"]
+    );
+
+    let move_last = with_insert(
+        r#"<certificate-remote><address>10.0.0.9</address><vpn-instance>_public_</vpn-instance></certificate-remote>"#,
+        r#"yang:insert="last""#,
+    );
+    edit(&mut f.store, Datastore::Candidate, &ztp(&move_last)).expect("move last");
+    assert_eq!(
+        order(&f.store),
+        ["10.0.0.1", "10.0.0.2", "10.0.0.8", "10.0.0.3", "10.0.0.9"]
+    );
+
+    let after = with_insert(
+        r#"<certificate-remote><address>10.0.0.3</address><vpn-instance>_public_</vpn-instance></certificate-remote>"#,
+        r#"yang:insert="after" yang:key="[address='10.0.0.1'][vpn-instance='_public_']""#,
+    );
+    edit(&mut f.store, Datastore::Candidate, &ztp(&after)).expect("move after");
+    assert_eq!(
+        order(&f.store),
+        ["10.0.0.1", "10.0.0.3", "10.0.0.2", "10.0.0.8", "10.0.0.9"]
+    );
+}
+
+#[test]
+fn insert_before_missing_entry_rejected() {
+    let mut f = fixture();
+    edit(
+        &mut f.store,
+        Datastore::Candidate,
+        &format!("{POLICY}{}", ztp(&server("10.0.0.1", "1"))),
+    )
+    .expect("edit");
+    let before = with_insert(
+        &server("10.0.0.2", "1"),
+        r#"yang:insert="before" yang:key="[address='10.9.9.9'][vpn-instance='_public_']""#,
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &ztp(&before)).expect_err("no such entry");
+    assert_eq!(err.tag, ErrorTag::BadAttribute);
+    assert_eq!(err.app_tag.as_deref(), Some("missing-instance"));
+    assert!(err.message.contains("10.9.9.9"), "{}", err.message);
+    assert_eq!(order(&f.store), ["10.0.0.1"]);
+
+    let policy_insert = POLICY.replace(
+        "<ssl-policy>",
+        r#"<ssl-policy xmlns:yang="urn:ietf:params:xml:ns:yang:1" yang:insert="first">"#,
+    );
+    let err =
+        edit(&mut f.store, Datastore::Candidate, &policy_insert).expect_err("not user-ordered");
+    assert_eq!(err.tag, ErrorTag::BadAttribute);
+}

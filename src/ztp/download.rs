@@ -152,6 +152,8 @@ impl ClientSettings {
             },
         )?;
 
+        check_key_matches(&client_cert_pem, &client_key_pem, device)?;
+
         let trust_anchors_pem = match &bootstrap.trust_anchors {
             Some(path) => {
                 let pem = read_file("bootstrap trust anchors", path)?;
@@ -178,6 +180,47 @@ impl ClientSettings {
             request_timeout: bootstrap.request_timeout(),
         })
     }
+}
+
+/// Fails when the private key does not belong to the first certificate, a
+/// mistake that would otherwise only show as a failed TLS handshake.
+fn check_key_matches(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    device: &DeviceConfig,
+) -> Result<(), DownloadError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certificates = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            identity_unavailable(format!(
+                "initial certificate file {} is not valid PEM: {err}",
+                device.initial_certificate.display()
+            ))
+        })?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|err| {
+        identity_unavailable(format!(
+            "initial key file {} is not a PEM private key: {err}",
+            device.initial_key.display()
+        ))
+    })?;
+    let signing_key = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).map_err(|err| {
+        identity_unavailable(format!(
+            "initial key file {} holds an unsupported key: {err}",
+            device.initial_key.display()
+        ))
+    })?;
+    rustls::sign::CertifiedKey::new(certificates, signing_key)
+        .keys_match()
+        .map_err(|err| {
+            identity_unavailable(format!(
+                "initial key file {} does not belong to the certificate in {}: {err}",
+                device.initial_key.display(),
+                device.initial_certificate.display()
+            ))
+        })
 }
 
 /// Joins the certificate chain and the key into the single PEM that

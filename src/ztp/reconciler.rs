@@ -109,6 +109,11 @@ impl Worker {
             .and_then(|mut infos| (!infos.is_empty()).then(|| infos.swap_remove(0)));
         match info {
             Some(info) => {
+                tracing::info!(
+                    fingerprint_sha256 = %info.fingerprint_sha256,
+                    subject = %info.subject,
+                    "CA certificate already installed; no download runs while it is"
+                );
                 state.status = CertificateStatus::Installed;
                 state.certificate = Some(InstalledCertificate {
                     info,
@@ -242,6 +247,7 @@ impl Worker {
         let mut state = self.state.lock();
         if let Some(entry) = find_server(&mut state.servers, server) {
             entry.status = ServerStatus::Connecting;
+            entry.last_error = None;
             entry.attempts = entry.attempts.saturating_add(1);
             entry.last_attempt = Some(OffsetDateTime::now_utc());
         }

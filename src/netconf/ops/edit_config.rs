@@ -101,28 +101,7 @@ fn config_content(
 ) -> Result<String, RpcError> {
     let mut elements = config.children.clone();
     for element in &elements {
-        let Some(namespace) = element.namespace.as_deref() else {
-            return Err(RpcError::unknown_namespace(
-                ErrorType::Application,
-                &element.name,
-                "",
-                format!(
-                    "element <{}> in <config> has no namespace; declare the namespace of its YANG module with xmlns",
-                    element.name
-                ),
-            ));
-        };
-        if !crate::schema::is_data_namespace(namespace) {
-            return Err(RpcError::unknown_namespace(
-                ErrorType::Application,
-                &element.name,
-                namespace,
-                format!(
-                    "element <{}> is in namespace {namespace:?}, which no YANG module of this server defines",
-                    element.name
-                ),
-            ));
-        }
+        check_namespaces(element, "config")?;
     }
     normalize::lowercase_names(&mut elements);
 
@@ -136,4 +115,35 @@ fn config_content(
         element.write_subtree(&inherited, &mut content);
     }
     Ok(content)
+}
+
+/// Checks that `element` and its descendants are in namespaces of this
+/// server's YANG modules, naming the first element that is not.
+fn check_namespaces(element: &Element, parent: &str) -> Result<(), RpcError> {
+    let Some(namespace) = element.namespace.as_deref() else {
+        return Err(RpcError::unknown_namespace(
+            ErrorType::Application,
+            &element.name,
+            "",
+            format!(
+                "element <{}> inside <{parent}> has no namespace; declare the namespace of its YANG module with xmlns",
+                element.name
+            ),
+        ));
+    };
+    if !crate::schema::is_data_namespace(namespace) {
+        return Err(RpcError::unknown_namespace(
+            ErrorType::Application,
+            &element.name,
+            namespace,
+            format!(
+                "element <{}> inside <{parent}> is in namespace {namespace:?}, which no YANG module of this server defines",
+                element.name
+            ),
+        ));
+    }
+    for child in &element.children {
+        check_namespaces(child, &element.name)?;
+    }
+    Ok(())
 }

@@ -57,7 +57,11 @@ pub fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
         .or_else(|| filter.attribute_ns(NS_BASE, "type"))
         .unwrap_or("subtree");
     match kind {
-        "subtree" => Ok(Some(Filter::Subtree(filter.children.clone()))),
+        "subtree" => {
+            let mut elements = filter.children.clone();
+            crate::datastore::normalize::lowercase_names(&mut elements);
+            Ok(Some(Filter::Subtree(elements)))
+        }
         "xpath" => Err(RpcError::operation_not_supported(
             ErrorType::Protocol,
             "XPath filters are not supported by this server; use a subtree filter",
