@@ -15,6 +15,7 @@ pub mod host_key;
 pub mod ops;
 pub mod rpc;
 pub mod session;
+pub mod sessions;
 pub mod stream;
 pub mod transport;
 pub mod xml;

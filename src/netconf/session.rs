@@ -19,6 +19,7 @@ use super::error::{ErrorType, RpcError};
 use super::framing::{Framing, FramingError};
 use super::ops::{self, OperationContext, Outcome, StateSource};
 use super::rpc::{self, ReplyBody, Request};
+use super::sessions::{Counters, SessionEntry, SessionRegistry};
 use super::stream::{MessageStream, StreamError};
 use super::transport::{PeerInfo, SessionStarter, SubsystemIo};
 use super::xml::{self, NS_BASE, escape};
@@ -41,6 +42,16 @@ pub struct Server {
     settings: SessionSettings,
     next_session_id: AtomicU32,
     shutdown: CancellationToken,
+    sessions: SessionRegistry,
+}
+
+/// How a session ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The client sent `close-session`.
+    CloseSession,
+    /// The client closed the channel between two requests.
+    EndOfInput,
 }
 
 /// Reasons a session ends early.
@@ -58,6 +69,8 @@ enum SessionError {
     BadHello(String),
     #[error("the server is shutting down")]
     Shutdown,
+    #[error("the session was killed")]
+    Killed,
 }
 
 impl Server {
@@ -77,7 +90,28 @@ impl Server {
             settings,
             next_session_id: AtomicU32::new(1),
             shutdown,
+            sessions: SessionRegistry::default(),
         })
+    }
+
+    /// The datastore thread's handle.
+    pub fn datastore(&self) -> &DatastoreHandle {
+        &self.datastore
+    }
+
+    /// The source of operational state.
+    pub fn state(&self) -> &Arc<dyn StateSource> {
+        &self.state
+    }
+
+    /// The open sessions and server statistics.
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.sessions
+    }
+
+    /// The capabilities of the server hello.
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
     }
 
     /// Returns the function the SSH transport calls for each `netconf`
@@ -101,14 +135,24 @@ impl Server {
         async {
             tracing::info!("NETCONF session started");
             let mut stream = MessageStream::new_for_hello(io, self.settings.max_message_size);
-            let result = self.serve(session_id, &mut stream).await;
+            let entry = SessionEntry {
+                user: peer.user.clone(),
+                peer: peer.addr,
+                login_time: time::OffsetDateTime::now_utc(),
+                counters: Arc::default(),
+                kill: self.shutdown.child_token(),
+            };
+            let result = self.serve(session_id, &entry, &mut stream).await;
+            let dropped = !matches!(result, Ok(Ending::CloseSession));
+            self.sessions.unregister(session_id, dropped);
             self.datastore.end_session(session_id).await;
             let _ = stream.shutdown().await;
             match result {
-                Ok(()) => tracing::info!("NETCONF session ended"),
+                Ok(_) => tracing::info!("NETCONF session ended"),
                 Err(SessionError::Shutdown) => {
                     tracing::info!("NETCONF session ended by server shutdown")
                 }
+                Err(SessionError::Killed) => tracing::info!("NETCONF session killed"),
                 Err(err) => tracing::warn!(error = %err, "NETCONF session ended with an error"),
             }
         }
@@ -119,8 +163,9 @@ impl Server {
     async fn serve(
         &self,
         session_id: SessionId,
+        entry: &SessionEntry,
         stream: &mut MessageStream<Box<dyn SubsystemIo>>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<Ending, SessionError> {
         // Hello exchange: the server speaks first, in end-of-message framing.
         stream
             .write_message(self.hello(session_id).as_bytes())
@@ -134,8 +179,15 @@ impl Server {
             Ok(Ok(None)) => return Err(SessionError::NoHello),
             Ok(result) => result?.unwrap_or_default(),
         };
-        let framing = negotiate_framing(&hello)?;
+        let framing = match negotiate_framing(&hello) {
+            Ok(framing) => framing,
+            Err(err) => {
+                Counters::increment(&self.sessions.statistics().in_bad_hellos);
+                return Err(err);
+            }
+        };
         stream.set_framing(framing);
+        self.sessions.register(session_id, entry.clone());
         tracing::debug!(?framing, "hello exchanged");
 
         // Requests until close-session or end of input.
@@ -144,11 +196,16 @@ impl Server {
             // nothing.
             let read = tokio::select! {
                 read = stream.read_message() => read,
-                () = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
+                () = entry.kill.cancelled() => {
+                    if self.shutdown.is_cancelled() {
+                        return Err(SessionError::Shutdown);
+                    }
+                    return Err(SessionError::Killed);
+                }
             };
             let message = match read {
                 Ok(Some(message)) => message,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(Ending::EndOfInput),
                 Err(StreamError::Framing(FramingError::TooBig { limit })) => {
                     tracing::warn!(limit, "request exceeds the maximum message size");
                     let error = RpcError::too_big(
@@ -157,6 +214,7 @@ impl Server {
                     );
                     let mut reply = String::new();
                     rpc::write_reply(None, &ReplyBody::Errors(vec![error]), &mut reply);
+                    self.sessions.count_rpc(&entry.counters, true, true);
                     stream.write_message(reply.as_bytes()).await?;
                     continue;
                 }
@@ -167,6 +225,7 @@ impl Server {
             let close = match Request::parse(&message) {
                 Err(rejected) => {
                     tracing::info!(error = %rejected.error, "request rejected");
+                    self.sessions.count_rpc(&entry.counters, true, true);
                     rpc::write_reply(
                         rejected.rpc.as_deref(),
                         &ReplyBody::Errors(vec![rejected.error]),
@@ -177,8 +236,7 @@ impl Server {
                 Ok(request) => {
                     let context = OperationContext {
                         session_id,
-                        datastore: &self.datastore,
-                        state: &self.state,
+                        server: self,
                         rpc: &request.rpc,
                     };
                     let outcome = match request.operation() {
@@ -189,13 +247,15 @@ impl Server {
                         Outcome::Reply(body) => (body, false),
                         Outcome::Close(body) => (body, true),
                     };
+                    let failed = matches!(body, ReplyBody::Errors(_));
+                    self.sessions.count_rpc(&entry.counters, false, failed);
                     rpc::write_reply(Some(&request.rpc), &body, &mut reply);
                     close
                 }
             };
             stream.write_message(reply.as_bytes()).await?;
             if close {
-                return Ok(());
+                return Ok(Ending::CloseSession);
             }
         }
     }

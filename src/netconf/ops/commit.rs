@@ -20,6 +20,6 @@ pub async fn handle(
         ));
     }
     params::reject_unknown(operation, &[])?;
-    context.datastore.commit(context.session_id).await?;
+    context.datastore().commit(context.session_id).await?;
     Ok(ReplyBody::Ok)
 }

@@ -14,7 +14,7 @@ pub async fn handle(
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &[])?;
     context
-        .datastore
+        .datastore()
         .discard_changes(context.session_id)
         .await?;
     Ok(ReplyBody::Ok)

@@ -86,7 +86,7 @@ pub async fn handle(
 
     let content = config_content(context.rpc, operation, config)?;
     context
-        .datastore
+        .datastore()
         .edit_config(context.session_id, target, default_operation, content)
         .await?;
     Ok(ReplyBody::Ok)

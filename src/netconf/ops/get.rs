@@ -13,7 +13,7 @@ pub async fn handle(
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["filter"])?;
     let filter = params::filter(operation)?;
-    let state = context.state.state_nodes();
-    let data = context.datastore.get(filter, state).await?;
+    let state = context.server.state().state_nodes();
+    let data = context.datastore().get(filter, state).await?;
     Ok(ReplyBody::Data(data))
 }

@@ -14,6 +14,6 @@ pub async fn handle(
     params::reject_unknown(operation, &["source", "filter"])?;
     let source = params::datastore(operation, "source")?;
     let filter = params::filter(operation)?;
-    let data = context.datastore.get_config(source, filter).await?;
+    let data = context.datastore().get_config(source, filter).await?;
     Ok(ReplyBody::Data(data))
 }

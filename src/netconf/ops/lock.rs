@@ -13,7 +13,7 @@ pub async fn handle_lock(
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["target"])?;
     let target = params::datastore(operation, "target")?;
-    context.datastore.lock(context.session_id, target).await?;
+    context.datastore().lock(context.session_id, target).await?;
     Ok(ReplyBody::Ok)
 }
 
@@ -24,6 +24,9 @@ pub async fn handle_unlock(
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["target"])?;
     let target = params::datastore(operation, "target")?;
-    context.datastore.unlock(context.session_id, target).await?;
+    context
+        .datastore()
+        .unlock(context.session_id, target)
+        .await?;
     Ok(ReplyBody::Ok)
 }

@@ -13,10 +13,9 @@ mod get_config;
 mod lock;
 mod params;
 
-use std::sync::Arc;
-
 use super::error::{ErrorType, RpcError};
 use super::rpc::ReplyBody;
+use super::session::Server;
 use super::xml::{Element, NS_BASE};
 use crate::datastore::{DatastoreHandle, SessionId, StateNode};
 
@@ -29,11 +28,17 @@ pub trait StateSource: Send + Sync {
 /// What an operation needs from its session.
 pub struct OperationContext<'a> {
     pub session_id: SessionId,
-    pub datastore: &'a DatastoreHandle,
-    pub state: &'a Arc<dyn StateSource>,
+    pub server: &'a Server,
     /// The `<rpc>` element, for namespace declarations that parameters
     /// inherit.
     pub rpc: &'a Element,
+}
+
+impl OperationContext<'_> {
+    /// The datastore thread's handle.
+    pub fn datastore(&self) -> &DatastoreHandle {
+        self.server.datastore()
+    }
 }
 
 /// The result of an operation.
