@@ -25,7 +25,14 @@ pub const MODULES: &[ModuleSource] = &[
     ModuleSource {
         name: "ietf-netconf",
         revision: "2011-06-01",
-        features: &["writable-running", "candidate"],
+        features: &[
+            "writable-running",
+            "candidate",
+            "confirmed-commit",
+            "rollback-on-error",
+            "validate",
+            "startup",
+        ],
         text: include_str!("../yang/ietf/ietf-netconf.yang"),
     },
     ModuleSource {

@@ -233,3 +233,19 @@ async fn sigterm_stops_daemon_with_open_sessions() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn parameter_in_wrong_namespace_named() {
+    with_timeout(async {
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
+        let reply = client
+            .rpc(r#"<edit-config><target><candidate/></target><config xmlns=""><ztp xmlns="urn:ztpd:yang:ztpd-ztp"/></config></edit-config>"#)
+            .await;
+        let errors = rpc_errors(&reply);
+        assert_eq!(text(errors[0], &["error-tag"]).as_deref(), Some("unknown-namespace"));
+        let message = text(errors[0], &["error-message"]).unwrap_or_default();
+        assert!(message.contains("<config>") && message.contains("no namespace"), "{message}");
+        daemon.stop();
+    })
+    .await;
+}

@@ -157,6 +157,18 @@ pub fn apply(
     edit: &DataTree<'static>,
     default_operation: DefaultOperation,
 ) -> Result<DataTree<'static>, DatastoreError> {
+    apply_collecting(target, edit, default_operation, false).map(|(tree, _)| tree)
+}
+
+/// Applies `edit` like [`apply`]. With `continue_on_error`, a node that
+/// fails is skipped with its subtree, the rest is applied, and the errors
+/// are returned beside the changed tree (RFC 6241 `continue-on-error`).
+pub fn apply_collecting(
+    target: DataTree<'static>,
+    edit: &DataTree<'static>,
+    default_operation: DefaultOperation,
+    continue_on_error: bool,
+) -> Result<(DataTree<'static>, Vec<DatastoreError>), DatastoreError> {
     let netconf = netconf_module()?;
     // With default-operation "replace" the <config> content becomes the
     // whole datastore, so nodes it does not mention are dropped.
@@ -170,16 +182,19 @@ pub fn apply(
         tree: &mut tree,
         netconf,
         yang,
+        continue_on_error,
+        errors: Vec::new(),
     };
     let edit_nodes = edit.reference().map(|node| Node::from_ptr(node.as_raw()));
     if let Some(Some(first)) = edit_nodes {
         let mut next = Some(first);
         while let Some(node) = next {
-            editor.apply_node(None, node, default_operation.as_edit_operation())?;
+            editor.apply_or_record(None, node, default_operation.as_edit_operation())?;
             next = node.next_sibling();
         }
     }
-    Ok(tree.into_tree())
+    let errors = std::mem::take(&mut editor.errors);
+    Ok((tree.into_tree(), errors))
 }
 
 struct Editor<'t> {
@@ -188,6 +203,9 @@ struct Editor<'t> {
     /// libyang's internal `yang` module, which defines the `insert`, `key`
     /// and `value` attributes.
     yang: SchemaModule<'static>,
+    continue_on_error: bool,
+    /// Errors skipped over with `continue_on_error`.
+    errors: Vec<DatastoreError>,
 }
 
 /// Where a moved list entry goes.
@@ -433,9 +451,26 @@ impl Editor<'_> {
             if child.is_key() {
                 continue;
             }
-            changed |= self.apply_node(Some(target), child, inherited)?;
+            changed |= self.apply_or_record(Some(target), child, inherited)?;
         }
         Ok(changed)
+    }
+
+    /// Applies one edit node; with `continue_on_error` a failure is
+    /// recorded and counts as no change.
+    fn apply_or_record(
+        &mut self,
+        parent: Option<Node>,
+        edit: Node,
+        inherited: EditOperation,
+    ) -> Result<bool, DatastoreError> {
+        match self.apply_node(parent, edit, inherited) {
+            Err(err) if self.continue_on_error => {
+                self.errors.push(err);
+                Ok(false)
+            }
+            result => result,
+        }
     }
 
     /// Makes the target node for `edit` exist, with the edit's value for a

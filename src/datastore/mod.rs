@@ -19,9 +19,11 @@ pub mod error;
 pub mod filter;
 pub mod libyang_error;
 pub mod normalize;
+pub mod operations;
 pub mod persist;
 mod raw;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -34,6 +36,8 @@ use yang3::data::{
 pub use edit::DefaultOperation;
 pub use error::DatastoreError;
 use libyang_error::LibyangError;
+use operations::PendingConfirm;
+pub use operations::{Confirmed, EditOptions, ErrorOption, Source, TestOption};
 use persist::RunningFile;
 use raw::RawTree;
 
@@ -52,6 +56,7 @@ const REQUEST_QUEUE_DEPTH: usize = 64;
 pub enum Datastore {
     Running,
     Candidate,
+    Startup,
 }
 
 impl fmt::Display for Datastore {
@@ -59,6 +64,7 @@ impl fmt::Display for Datastore {
         f.write_str(match self {
             Datastore::Running => "running",
             Datastore::Candidate => "candidate",
+            Datastore::Startup => "startup",
         })
     }
 }
@@ -96,15 +102,40 @@ enum Request {
         state: Vec<StateNode>,
         reply: Reply<String>,
     },
-    EditConfig {
+    EditConfigWith {
         session: SessionId,
         target: Datastore,
-        default_operation: DefaultOperation,
+        options: EditOptions,
         config: String,
-        reply: Reply<()>,
+        reply: oneshot::Sender<Result<(), Vec<RpcError>>>,
     },
     Commit {
         session: SessionId,
+        confirmed: Option<Confirmed>,
+        persist_id: Option<String>,
+        reply: Reply<Option<u64>>,
+    },
+    CancelCommit {
+        session: SessionId,
+        persist_id: Option<String>,
+        reply: Reply<()>,
+    },
+    ConfirmTimeout {
+        generation: u64,
+    },
+    CopyConfig {
+        session: SessionId,
+        source: Source,
+        target: Datastore,
+        reply: Reply<()>,
+    },
+    DeleteConfig {
+        session: SessionId,
+        target: Datastore,
+        reply: Reply<()>,
+    },
+    Validate {
+        source: Source,
         reply: Reply<()>,
     },
     DiscardChanges {
@@ -204,7 +235,8 @@ impl DatastoreHandle {
         .await
     }
 
-    /// `edit-config` of `config` (the content of `<config>`) into `target`.
+    /// `edit-config` of `config` (the content of `<config>`) into `target`
+    /// with the default options apart from `default_operation`.
     pub async fn edit_config(
         &self,
         session: SessionId,
@@ -212,19 +244,18 @@ impl DatastoreHandle {
         default_operation: DefaultOperation,
         config: String,
     ) -> Result<(), RpcError> {
-        self.call(|reply| Request::EditConfig {
-            session,
-            target,
+        let options = EditOptions {
             default_operation,
-            config,
-            reply,
-        })
-        .await
+            ..EditOptions::default()
+        };
+        self.edit_config_with(session, target, options, config)
+            .await
+            .map_err(|mut errors| errors.swap_remove(0))
     }
 
     /// `commit`: candidate becomes running.
     pub async fn commit(&self, session: SessionId) -> Result<(), RpcError> {
-        self.call(|reply| Request::Commit { session, reply }).await
+        self.commit_with(session, None, None).await
     }
 
     /// `discard-changes`: candidate becomes running again.
@@ -275,6 +306,14 @@ struct Store {
     candidate_modified: bool,
     running_lock: Option<SessionId>,
     candidate_lock: Option<SessionId>,
+    startup_lock: Option<SessionId>,
+    /// Sessions whose edits made the candidate differ from running.
+    candidate_editors: BTreeSet<SessionId>,
+    /// The startup datastore; empty when no startup file exists.
+    startup: DataTree<'static>,
+    pending_confirm: Option<PendingConfirm>,
+    /// Generation of the newest confirmed commit timer.
+    confirm_generation: u64,
     file: RunningFile,
     hook: CommitHook,
 }
@@ -282,44 +321,49 @@ struct Store {
 impl Store {
     fn open(file: RunningFile, mut hook: CommitHook) -> Result<Store, OpenError> {
         let context = crate::schema::context()?;
-        let path = file.path().display().to_string();
-        let saved = file.load().map_err(|source| OpenError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let empty_tree = || DataTree::new(context);
 
-        LibyangError::clear();
-        let mut running = match saved {
-            Some(xml) => DataTree::parse_string(
-                context,
-                xml,
-                DataFormat::XML,
-                DataParserFlags::STRICT | DataParserFlags::NO_STATE,
-                DataValidationFlags::NO_STATE,
-            )
-            .map_err(|_| OpenError::Invalid {
-                path: path.clone(),
-                error: LibyangError::last(),
-            })?,
-            None => DataTree::new(context),
+        // Running as last saved.
+        let mut running = load_tree(&file)?.unwrap_or_else(empty_tree);
+        let mut restored = false;
+
+        // A confirmed commit that was never confirmed is undone at start.
+        let rollback_file = file.sibling(persist::ROLLBACK_FILE);
+        if let Some(rollback) = load_tree(&rollback_file)? {
+            tracing::warn!(
+                "a confirmed commit was not confirmed before the restart; restoring the configuration from before it"
+            );
+            running = rollback;
+            restored = true;
+        }
+
+        // With a startup configuration, the device boots from it.
+        let startup_file = file.sibling(persist::STARTUP_FILE);
+        let startup = match load_tree(&startup_file)? {
+            Some(startup) => {
+                tracing::info!(path = %startup_file.path().display(), "running configuration loaded from startup");
+                running =
+                    duplicate(&startup).map_err(|err| invalid(&startup_file, err.to_string()))?;
+                restored = true;
+                startup
+            }
+            None => empty_tree(),
         };
-        // An empty tree still gets its default nodes.
-        running
-            .validate(DataValidationFlags::NO_STATE)
-            .map_err(|_| OpenError::Invalid {
-                path,
-                error: LibyangError::last(),
-            })?;
 
-        let candidate = duplicate(&running).map_err(|err| OpenError::Invalid {
-            path: file.path().display().to_string(),
-            error: LibyangError {
-                code: libyang_error::ValidationCode::Other,
-                message: err.to_string(),
-                data_path: None,
-                app_tag: None,
-            },
-        })?;
+        // An empty tree still gets its default nodes.
+        let running = validate(running).map_err(|err| invalid(&file, err.message))?;
+        if restored {
+            let xml = raw::print_xml(&running, 0).map_err(|err| invalid(&file, err.to_string()))?;
+            file.save(&xml).map_err(|source| OpenError::Read {
+                path: file.path().display().to_string(),
+                source,
+            })?;
+            if let Err(err) = rollback_file.remove() {
+                tracing::warn!(error = %err, "cannot remove the configuration of an unconfirmed commit");
+            }
+        }
+
+        let candidate = duplicate(&running).map_err(|err| invalid(&file, err.to_string()))?;
         hook(&running);
         Ok(Store {
             running,
@@ -327,9 +371,31 @@ impl Store {
             candidate_modified: false,
             running_lock: None,
             candidate_lock: None,
+            startup_lock: None,
+            candidate_editors: BTreeSet::new(),
+            startup,
+            pending_confirm: None,
+            confirm_generation: 0,
             file,
             hook,
         })
+    }
+
+    fn startup_file(&self) -> persist::DatastoreFile {
+        self.file.sibling(persist::STARTUP_FILE)
+    }
+
+    /// Saves `tree` as the startup datastore.
+    fn save_startup(&mut self, tree: DataTree<'static>) -> Result<(), RpcError> {
+        let internal = |message: String| DatastoreError::Internal(message).to_rpc_error(None);
+        let xml = raw::print_xml(&tree, 0).map_err(|err| internal(err.to_string()))?;
+        let file = self.startup_file();
+        if let Err(err) = file.save(&xml) {
+            tracing::error!(path = %file.path().display(), error = %err, "cannot save the startup configuration");
+            return Err(DatastoreError::Storage(err.to_string()).to_rpc_error(None));
+        }
+        self.startup = tree;
+        Ok(())
     }
 
     fn serve(mut self, mut queue: mpsc::Receiver<Request>) {
@@ -355,17 +421,48 @@ impl Store {
             } => {
                 let _ = reply.send(self.get(filter.as_ref(), &state));
             }
-            Request::EditConfig {
+            Request::EditConfigWith {
                 session,
                 target,
-                default_operation,
+                options,
                 config,
                 reply,
             } => {
-                let _ = reply.send(self.edit_config(session, target, default_operation, &config));
+                let _ = reply.send(self.edit_config(session, target, options, &config));
             }
-            Request::Commit { session, reply } => {
-                let _ = reply.send(self.commit(session));
+            Request::Commit {
+                session,
+                confirmed,
+                persist_id,
+                reply,
+            } => {
+                let _ = reply.send(self.commit_with(session, confirmed, persist_id));
+            }
+            Request::CancelCommit {
+                session,
+                persist_id,
+                reply,
+            } => {
+                let _ = reply.send(self.cancel_commit(session, persist_id.as_deref()));
+            }
+            Request::ConfirmTimeout { generation } => self.confirm_timeout(generation),
+            Request::CopyConfig {
+                session,
+                source,
+                target,
+                reply,
+            } => {
+                let _ = reply.send(self.copy_config(session, &source, target));
+            }
+            Request::DeleteConfig {
+                session,
+                target,
+                reply,
+            } => {
+                let _ = reply.send(self.delete_config(session, target));
+            }
+            Request::Validate { source, reply } => {
+                let _ = reply.send(self.validate_source(&source));
             }
             Request::DiscardChanges { session, reply } => {
                 let _ = reply.send(self.discard_changes(session));
@@ -395,6 +492,7 @@ impl Store {
         match datastore {
             Datastore::Running => &self.running,
             Datastore::Candidate => &self.candidate,
+            Datastore::Startup => &self.startup,
         }
     }
 
@@ -402,6 +500,7 @@ impl Store {
         match datastore {
             Datastore::Running => self.running_lock,
             Datastore::Candidate => self.candidate_lock,
+            Datastore::Startup => self.startup_lock,
         }
     }
 
@@ -442,50 +541,71 @@ impl Store {
         &mut self,
         session: SessionId,
         target: Datastore,
-        default_operation: DefaultOperation,
+        options: EditOptions,
         config: &str,
-    ) -> Result<(), RpcError> {
+    ) -> Result<(), Vec<RpcError>> {
+        let one = |error: RpcError| vec![error];
+        if target == Datastore::Startup {
+            return Err(one(RpcError::operation_not_supported(
+                ErrorType::Protocol,
+                "edit-config cannot target startup; edit running or candidate and copy it to startup",
+            )));
+        }
         self.check_not_locked_by_other(session, target)
-            .map_err(|err| err.to_rpc_error(None))?;
+            .map_err(|err| one(err.to_rpc_error(None)))?;
 
         // Parse, apply to a copy, validate the copy.
-        let edit_tree = edit::parse(config).map_err(|err| err.to_rpc_error(None))?;
+        let edit_tree = edit::parse(config).map_err(|err| one(err.to_rpc_error(None)))?;
         let copy = duplicate(self.tree(target))
-            .map_err(|err| DatastoreError::Internal(err.to_string()).to_rpc_error(None))?;
-        let changed = edit::apply(copy, &edit_tree, default_operation)
-            .map_err(|err| err.to_rpc_error(None))?;
-        let changed = validate(changed)?;
+            .map_err(|err| one(DatastoreError::Internal(err.to_string()).to_rpc_error(None)))?;
+        let continue_on_error = options.error_option == ErrorOption::ContinueOnError;
+        let (changed, skipped) = edit::apply_collecting(
+            copy,
+            &edit_tree,
+            options.default_operation,
+            continue_on_error,
+        )
+        .map_err(|err| one(err.to_rpc_error(None)))?;
+        let skipped: Vec<RpcError> = skipped.iter().map(|err| err.to_rpc_error(None)).collect();
+        let unvalidated_candidate =
+            options.test_option == TestOption::Set && target == Datastore::Candidate;
+        let changed = if unvalidated_candidate {
+            changed
+        } else {
+            validate(changed).map_err(|error| {
+                let mut errors = skipped.clone();
+                errors.push(error);
+                errors
+            })?
+        };
+        if options.test_option == TestOption::TestOnly {
+            return if skipped.is_empty() {
+                Ok(())
+            } else {
+                Err(skipped)
+            };
+        }
 
         // Swap it in.
         match target {
             Datastore::Candidate => {
                 self.candidate = changed;
                 self.candidate_modified = true;
+                self.candidate_editors.insert(session);
                 tracing::debug!(session_id = session, "candidate changed");
             }
-            Datastore::Running => {
-                self.replace_running(changed, session)?;
+            Datastore::Running | Datastore::Startup => {
+                self.replace_running(changed, session).map_err(one)?;
                 if !self.candidate_modified {
-                    self.candidate = duplicate(&self.running).map_err(|err| {
-                        DatastoreError::Internal(err.to_string()).to_rpc_error(None)
-                    })?;
+                    self.reset_candidate().map_err(one)?;
                 }
             }
         }
-        Ok(())
-    }
-
-    fn commit(&mut self, session: SessionId) -> Result<(), RpcError> {
-        self.check_not_locked_by_other(session, Datastore::Running)
-            .and_then(|()| self.check_not_locked_by_other(session, Datastore::Candidate))
-            .map_err(|err| err.to_rpc_error(None))?;
-
-        let internal =
-            |err: yang3::Error| DatastoreError::Internal(err.to_string()).to_rpc_error(None);
-        let new_running = validate(duplicate(&self.candidate).map_err(internal)?)?;
-        self.replace_running(new_running, session)?;
-        self.candidate_modified = false;
-        Ok(())
+        if skipped.is_empty() {
+            Ok(())
+        } else {
+            Err(skipped)
+        }
     }
 
     /// Saves `tree` as running, makes it current and publishes it.
@@ -524,6 +644,7 @@ impl Store {
         self.candidate = duplicate(&self.running)
             .map_err(|err| DatastoreError::Internal(err.to_string()).to_rpc_error(None))?;
         self.candidate_modified = false;
+        self.candidate_editors.clear();
         Ok(())
     }
 
@@ -547,9 +668,37 @@ impl Store {
             }
             .to_rpc_error(None));
         }
+        if target == Datastore::Running {
+            // RFC 6241 section 7.5: running cannot be locked while another
+            // session's candidate changes or confirmed commit are pending.
+            let editor = self
+                .candidate_editors
+                .iter()
+                .copied()
+                .find(|editor| *editor != session)
+                .filter(|_| self.candidate_modified);
+            if let Some(editor) = editor {
+                return Err(DatastoreError::LockDenied {
+                    holder: editor,
+                    message: format!(
+                        "session {editor} has uncommitted changes in the candidate datastore"
+                    ),
+                }
+                .to_rpc_error(None));
+            }
+            if let Some(holder) = self.confirmed_commit_holder(session) {
+                return Err(DatastoreError::LockDenied {
+                    holder,
+                    message: "a confirmed commit of another session is waiting for confirmation"
+                        .into(),
+                }
+                .to_rpc_error(None));
+            }
+        }
         match target {
             Datastore::Running => self.running_lock = Some(session),
             Datastore::Candidate => self.candidate_lock = Some(session),
+            Datastore::Startup => self.startup_lock = Some(session),
         }
         tracing::info!(session_id = session, datastore = %target, "datastore locked");
         Ok(())
@@ -582,6 +731,7 @@ impl Store {
     fn release(&mut self, session: SessionId, target: Datastore) {
         match target {
             Datastore::Running => self.running_lock = None,
+            Datastore::Startup => self.startup_lock = None,
             Datastore::Candidate => {
                 self.candidate_lock = None;
                 if self.candidate_modified {
@@ -599,11 +749,51 @@ impl Store {
     }
 
     fn end_session(&mut self, session: SessionId) {
-        for datastore in [Datastore::Running, Datastore::Candidate] {
+        for datastore in [Datastore::Running, Datastore::Candidate, Datastore::Startup] {
             if self.lock_holder(datastore) == Some(session) {
                 self.release(session, datastore);
             }
         }
+        self.candidate_editors.remove(&session);
+        self.end_session_confirmed(session);
+    }
+}
+
+/// Reads a saved datastore, or `None` when its file does not exist. The
+/// tree is parsed strictly but validated by the caller.
+fn load_tree(file: &persist::DatastoreFile) -> Result<Option<DataTree<'static>>, OpenError> {
+    let context = crate::schema::context()?;
+    let Some(xml) = file.load().map_err(|source| OpenError::Read {
+        path: file.path().display().to_string(),
+        source,
+    })?
+    else {
+        return Ok(None);
+    };
+    LibyangError::clear();
+    DataTree::parse_string(
+        context,
+        xml,
+        DataFormat::XML,
+        DataParserFlags::STRICT | DataParserFlags::NO_STATE | DataParserFlags::NO_VALIDATION,
+        DataValidationFlags::NO_STATE,
+    )
+    .map(Some)
+    .map_err(|_| OpenError::Invalid {
+        path: file.path().display().to_string(),
+        error: LibyangError::last(),
+    })
+}
+
+fn invalid(file: &persist::DatastoreFile, message: String) -> OpenError {
+    OpenError::Invalid {
+        path: file.path().display().to_string(),
+        error: LibyangError {
+            code: libyang_error::ValidationCode::Other,
+            message,
+            data_path: None,
+            app_tag: None,
+        },
     }
 }
 

@@ -1,6 +1,7 @@
-//! The running datastore on disk.
+//! Datastores on disk: running, startup, and the running configuration to
+//! restore while a confirmed commit is not yet confirmed.
 //!
-//! Running is stored as XML instance data in one file. A save writes a
+//! Each is stored as XML instance data in one file. A save writes a
 //! temporary file in the same directory and flushes it to disk. It then
 //! renames it over the old file and flushes the directory. A crash at any
 //! moment therefore leaves either the old or the new configuration
@@ -13,18 +14,43 @@ use std::path::{Path, PathBuf};
 
 /// File name of the running datastore inside the state directory.
 pub const RUNNING_FILE: &str = "running.xml";
+/// File name of the startup datastore inside the state directory.
+pub const STARTUP_FILE: &str = "startup.xml";
+/// File name of the running configuration from before an unconfirmed
+/// confirmed commit. Its presence at start means the commit was never
+/// confirmed, so running is restored from it.
+pub const ROLLBACK_FILE: &str = "running-before-confirmed-commit.xml";
 
-/// Location of the running datastore file.
+/// Location of one datastore file.
 #[derive(Debug, Clone)]
-pub struct RunningFile {
+pub struct DatastoreFile {
     path: PathBuf,
 }
 
-impl RunningFile {
+/// The running datastore's file; the name most code uses.
+pub type RunningFile = DatastoreFile;
+
+impl DatastoreFile {
     /// Returns the running datastore file in `state_dir`.
-    pub fn in_dir(state_dir: &Path) -> RunningFile {
-        RunningFile {
+    pub fn in_dir(state_dir: &Path) -> DatastoreFile {
+        DatastoreFile {
             path: state_dir.join(RUNNING_FILE),
+        }
+    }
+
+    /// Returns the file `name` in the same directory as this one.
+    pub fn sibling(&self, name: &str) -> DatastoreFile {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        DatastoreFile {
+            path: dir.join(name),
+        }
+    }
+
+    /// Deletes the file; a missing file is not an error.
+    pub fn remove(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
         }
     }
 
@@ -45,7 +71,8 @@ impl RunningFile {
     /// Replaces the stored XML atomically.
     pub fn save(&self, xml: &str) -> io::Result<()> {
         let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        let temp = dir.join(format!(".{RUNNING_FILE}.tmp"));
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let temp = dir.join(format!(".{name}.tmp"));
 
         let mut file = OpenOptions::new()
             .write(true)

@@ -19,6 +19,29 @@ fn ztp(content: &str) -> String {
     )
 }
 
+impl Store {
+    /// `edit-config` with default options apart from `default_operation`,
+    /// returning the first error.
+    fn edit_config_default(
+        &mut self,
+        session: SessionId,
+        target: Datastore,
+        default_operation: DefaultOperation,
+        config: &str,
+    ) -> Result<(), RpcError> {
+        let options = EditOptions {
+            default_operation,
+            ..EditOptions::default()
+        };
+        self.edit_config(session, target, options, config)
+            .map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    fn commit(&mut self, session: SessionId) -> Result<(), RpcError> {
+        self.commit_with(session, None, None).map(|_| ())
+    }
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
@@ -39,7 +62,7 @@ fn fixture() -> Fixture {
 }
 
 fn edit(store: &mut Store, target: Datastore, config: &str) -> Result<(), RpcError> {
-    store.edit_config(1, target, DefaultOperation::Merge, config)
+    store.edit_config_default(1, target, DefaultOperation::Merge, config)
 }
 
 fn config(store: &Store, source: Datastore) -> String {
@@ -276,7 +299,7 @@ fn default_operation_none_only_applies_explicit_operations() {
         )
     ));
     f.store
-        .edit_config(1, Datastore::Candidate, DefaultOperation::None, &content)
+        .edit_config_default(1, Datastore::Candidate, DefaultOperation::None, &content)
         .expect("edit with none");
     let candidate = config(&f.store, Datastore::Candidate);
     assert!(
@@ -299,7 +322,7 @@ fn default_operation_replace_replaces_datastore() {
     )
     .expect("edit");
     f.store
-        .edit_config(1, Datastore::Candidate, DefaultOperation::Replace, POLICY)
+        .edit_config_default(1, Datastore::Candidate, DefaultOperation::Replace, POLICY)
         .expect("replace");
     let candidate = config(&f.store, Datastore::Candidate);
     assert!(!candidate.contains("certificate-remote"), "{candidate}");
@@ -346,11 +369,11 @@ fn locks_exclude_other_sessions() {
 
     let err = f
         .store
-        .edit_config(2, Datastore::Running, DefaultOperation::Merge, POLICY)
+        .edit_config_default(2, Datastore::Running, DefaultOperation::Merge, POLICY)
         .expect_err("locked");
     assert_eq!(err.tag, ErrorTag::InUse);
     f.store
-        .edit_config(1, Datastore::Running, DefaultOperation::Merge, POLICY)
+        .edit_config_default(1, Datastore::Running, DefaultOperation::Merge, POLICY)
         .expect("holder edits");
 
     assert_eq!(
@@ -596,4 +619,388 @@ fn insert_before_missing_entry_rejected() {
     let err =
         edit(&mut f.store, Datastore::Candidate, &policy_insert).expect_err("not user-ordered");
     assert_eq!(err.tag, ErrorTag::BadAttribute);
+}
+
+fn confirmed(persist: Option<&str>) -> Option<Confirmed> {
+    Some(Confirmed {
+        timeout: std::time::Duration::from_secs(600),
+        persist: persist.map(str::to_owned),
+    })
+}
+
+fn with_servers(f: &mut Fixture, session: SessionId, addresses: &[&str]) {
+    let servers: String = addresses
+        .iter()
+        .map(|address| server(address, "1"))
+        .collect();
+    f.store
+        .edit_config_default(
+            session,
+            Datastore::Candidate,
+            DefaultOperation::Merge,
+            &format!("{POLICY}{}", ztp(&servers)),
+        )
+        .expect("edit candidate");
+}
+
+#[test]
+fn copy_config_between_datastores() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    f.store
+        .copy_config(
+            1,
+            &Source::Datastore(Datastore::Candidate),
+            Datastore::Running,
+        )
+        .expect("candidate to running");
+    assert!(config(&f.store, Datastore::Running).contains("10.0.0.1"));
+
+    f.store
+        .copy_config(
+            1,
+            &Source::Datastore(Datastore::Running),
+            Datastore::Startup,
+        )
+        .expect("running to startup");
+    assert!(config(&f.store, Datastore::Startup).contains("10.0.0.1"));
+    assert!(f._dir.path().join(persist::STARTUP_FILE).exists());
+
+    let err = f
+        .store
+        .copy_config(
+            1,
+            &Source::Datastore(Datastore::Running),
+            Datastore::Running,
+        )
+        .expect_err("same source and target");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+
+    let inline = format!("{POLICY}{}", ztp(&server("10.0.0.7", "7")));
+    f.store
+        .copy_config(1, &Source::Config(inline), Datastore::Candidate)
+        .expect("inline to candidate");
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(
+        candidate.contains("10.0.0.7") && !candidate.contains("10.0.0.1"),
+        "{candidate}"
+    );
+}
+
+#[test]
+fn startup_loaded_at_boot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let mut store =
+            Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("opens");
+        let content = format!("{POLICY}{}", ztp(&server("10.0.0.1", "1")));
+        store
+            .edit_config_default(1, Datastore::Running, DefaultOperation::Merge, &content)
+            .expect("edit running");
+        store
+            .copy_config(
+                1,
+                &Source::Datastore(Datastore::Running),
+                Datastore::Startup,
+            )
+            .expect("save startup");
+        let more = ztp(&server("10.0.0.2", "2"));
+        store
+            .edit_config_default(1, Datastore::Running, DefaultOperation::Merge, &more)
+            .expect("edit running again");
+    }
+    let store = Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("reopens");
+    let running = config(&store, Datastore::Running);
+    assert!(running.contains("10.0.0.1"), "{running}");
+    assert!(
+        !running.contains("10.0.0.2"),
+        "boot from startup: {running}"
+    );
+}
+
+#[test]
+fn delete_config_only_for_startup() {
+    let mut f = fixture();
+    for target in [Datastore::Running, Datastore::Candidate] {
+        let err = f.store.delete_config(1, target).expect_err("cannot delete");
+        assert_eq!(err.tag, ErrorTag::InvalidValue);
+    }
+    f.store
+        .copy_config(1, &Source::Config(POLICY.to_owned()), Datastore::Startup)
+        .expect("startup");
+    f.store
+        .delete_config(1, Datastore::Startup)
+        .expect("delete startup");
+    assert!(!f._dir.path().join(persist::STARTUP_FILE).exists());
+    assert!(!config(&f.store, Datastore::Startup).contains("ztp_policy"));
+}
+
+#[test]
+fn validate_checks_inline_and_datastores() {
+    let f = fixture();
+    f.store
+        .validate_source(&Source::Config(format!(
+            "{POLICY}{}",
+            ztp(&server("10.0.0.1", "1"))
+        )))
+        .expect("valid");
+    let err = f
+        .store
+        .validate_source(&Source::Config(ztp(&server("10.0.0.1", "1"))))
+        .expect_err("missing policy");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    f.store
+        .validate_source(&Source::Datastore(Datastore::Running))
+        .expect("running valid");
+}
+
+#[test]
+fn confirmed_commit_times_out_and_restores() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let generation = f
+        .store
+        .commit_with(1, confirmed(None), None)
+        .expect("confirmed commit")
+        .expect("timer");
+    assert!(config(&f.store, Datastore::Running).contains("10.0.0.1"));
+    assert!(f._dir.path().join(persist::ROLLBACK_FILE).exists());
+
+    f.store.confirm_timeout(generation + 1);
+    assert!(
+        config(&f.store, Datastore::Running).contains("10.0.0.1"),
+        "stale timer does nothing"
+    );
+
+    f.store.confirm_timeout(generation);
+    assert!(!config(&f.store, Datastore::Running).contains("10.0.0.1"));
+    assert!(!config(&f.store, Datastore::Candidate).contains("10.0.0.1"));
+    assert!(!f._dir.path().join(persist::ROLLBACK_FILE).exists());
+}
+
+#[test]
+fn confirming_commit_keeps_configuration() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let generation = f
+        .store
+        .commit_with(1, confirmed(None), None)
+        .expect("confirmed")
+        .expect("timer");
+    f.store
+        .commit_with(1, None, None)
+        .expect("confirming commit");
+    f.store.confirm_timeout(generation);
+    assert!(config(&f.store, Datastore::Running).contains("10.0.0.1"));
+    assert!(!f._dir.path().join(persist::ROLLBACK_FILE).exists());
+}
+
+#[test]
+fn non_persistent_confirmed_commit_belongs_to_session() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    f.store
+        .commit_with(1, confirmed(None), None)
+        .expect("confirmed");
+
+    let err = f
+        .store
+        .commit_with(2, None, None)
+        .expect_err("other session");
+    assert_eq!(err.tag, ErrorTag::InUse);
+    let err = f
+        .store
+        .cancel_commit(2, None)
+        .expect_err("other session cancels");
+    assert_eq!(err.tag, ErrorTag::InUse);
+    let err = f
+        .store
+        .lock(2, Datastore::Running)
+        .expect_err("lock while pending");
+    assert_eq!(err.tag, ErrorTag::LockDenied);
+    assert!(
+        err.info
+            .contains(&crate::netconf::error::ErrorInfo::SessionId(1))
+    );
+
+    f.store.end_session(1);
+    assert!(
+        !config(&f.store, Datastore::Running).contains("10.0.0.1"),
+        "rolled back with its session"
+    );
+    f.store
+        .lock(2, Datastore::Running)
+        .expect("lock after rollback");
+}
+
+#[test]
+fn persistent_confirmed_commit_needs_persist_id() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    f.store
+        .commit_with(1, confirmed(Some("token-1")), None)
+        .expect("persistent confirmed");
+    f.store.end_session(1);
+    assert!(
+        config(&f.store, Datastore::Running).contains("10.0.0.1"),
+        "survives its session"
+    );
+
+    let err = f
+        .store
+        .commit_with(2, None, Some("wrong".into()))
+        .expect_err("wrong id");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+    let err = f.store.commit_with(2, None, None).expect_err("no id");
+    assert_eq!(err.tag, ErrorTag::InUse);
+    let err = f
+        .store
+        .cancel_commit(2, Some("wrong"))
+        .expect_err("wrong id");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+
+    f.store
+        .cancel_commit(2, Some("token-1"))
+        .expect("cancel with id");
+    assert!(!config(&f.store, Datastore::Running).contains("10.0.0.1"));
+    let err = f.store.cancel_commit(2, None).expect_err("nothing pending");
+    assert_eq!(err.tag, ErrorTag::OperationFailed);
+    let err = f
+        .store
+        .commit_with(2, None, Some("token-1".into()))
+        .expect_err("nothing pending");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+}
+
+#[test]
+fn persistent_confirmed_commit_confirmed_by_other_session() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let generation = f
+        .store
+        .commit_with(1, confirmed(Some("t")), None)
+        .expect("confirmed")
+        .expect("timer");
+    f.store
+        .commit_with(2, None, Some("t".into()))
+        .expect("confirmed by session 2");
+    f.store.confirm_timeout(generation);
+    assert!(config(&f.store, Datastore::Running).contains("10.0.0.1"));
+}
+
+#[test]
+fn unconfirmed_commit_undone_at_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let mut store =
+            Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("opens");
+        let content = format!("{POLICY}{}", ztp(&server("10.0.0.1", "1")));
+        store
+            .edit_config_default(1, Datastore::Candidate, DefaultOperation::Merge, &content)
+            .expect("edit");
+        store
+            .commit_with(1, confirmed(Some("t")), None)
+            .expect("confirmed");
+    }
+    let store = Store::open(RunningFile::in_dir(dir.path()), Box::new(|_| {})).expect("reopens");
+    assert!(!config(&store, Datastore::Running).contains("10.0.0.1"));
+    assert!(!dir.path().join(persist::ROLLBACK_FILE).exists());
+}
+
+#[test]
+fn running_lock_denied_while_other_session_edits_candidate() {
+    let mut f = fixture();
+    with_servers(&mut f, 3, &["10.0.0.1"]);
+    let err = f
+        .store
+        .lock(4, Datastore::Running)
+        .expect_err("candidate edits of 3");
+    assert_eq!(err.tag, ErrorTag::LockDenied);
+    assert!(
+        err.info
+            .contains(&crate::netconf::error::ErrorInfo::SessionId(3))
+    );
+    f.store
+        .lock(3, Datastore::Running)
+        .expect("the editor itself may lock");
+}
+
+#[test]
+fn continue_on_error_applies_what_succeeds() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let content = ztp(&format!(
+        "{}{}",
+        server("10.0.0.1", "5").replace(
+            "<certificate-remote>",
+            r#"<certificate-remote nc:operation="create">"#
+        ),
+        server("10.0.0.2", "2")
+    ));
+    let options = EditOptions {
+        error_option: ErrorOption::ContinueOnError,
+        ..EditOptions::default()
+    };
+    let errors = f
+        .store
+        .edit_config(1, Datastore::Candidate, options, &content)
+        .expect_err("one error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].tag, ErrorTag::DataExists);
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(candidate.contains("10.0.0.2"), "{candidate}");
+    assert!(candidate.contains("<port>1</port>"), "{candidate}");
+
+    let options = EditOptions {
+        error_option: ErrorOption::RollbackOnError,
+        ..EditOptions::default()
+    };
+    let content = content.replace("10.0.0.2", "10.0.0.3");
+    f.store
+        .edit_config(1, Datastore::Candidate, options, &content)
+        .expect_err("rolled back");
+    assert!(!config(&f.store, Datastore::Candidate).contains("10.0.0.3"));
+}
+
+#[test]
+fn test_only_and_set_options() {
+    let mut f = fixture();
+    let content = format!("{POLICY}{}", ztp(&server("10.0.0.1", "1")));
+    let test_only = EditOptions {
+        test_option: TestOption::TestOnly,
+        ..EditOptions::default()
+    };
+    f.store
+        .edit_config(1, Datastore::Candidate, test_only, &content)
+        .expect("valid edit");
+    assert!(!config(&f.store, Datastore::Candidate).contains("10.0.0.1"));
+    let errors = f
+        .store
+        .edit_config(
+            1,
+            Datastore::Candidate,
+            test_only,
+            &ztp(&server("10.0.0.1", "1")),
+        )
+        .expect_err("invalid edit");
+    assert_eq!(errors[0].tag, ErrorTag::DataMissing);
+
+    let set = EditOptions {
+        test_option: TestOption::Set,
+        ..EditOptions::default()
+    };
+    f.store
+        .edit_config(1, Datastore::Candidate, set, &ztp(&server("10.0.0.1", "1")))
+        .expect("set skips validation of the candidate");
+    assert!(config(&f.store, Datastore::Candidate).contains("10.0.0.1"));
+    let err = f
+        .store
+        .commit(1)
+        .expect_err("invalid candidate cannot be committed");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    let errors = f
+        .store
+        .edit_config(1, Datastore::Running, set, &ztp(&server("10.0.0.9", "1")))
+        .expect_err("running is always validated");
+    assert_eq!(errors[0].tag, ErrorTag::DataMissing);
 }

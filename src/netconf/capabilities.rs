@@ -10,6 +10,14 @@ pub const BASE_1_1: &str = "urn:ietf:params:netconf:base:1.1";
 pub const WRITABLE_RUNNING: &str = "urn:ietf:params:netconf:capability:writable-running:1.0";
 /// The candidate datastore with `commit` and `discard-changes`.
 pub const CANDIDATE: &str = "urn:ietf:params:netconf:capability:candidate:1.0";
+/// Confirmed commits with `persist`, `persist-id` and `cancel-commit`.
+pub const CONFIRMED_COMMIT: &str = "urn:ietf:params:netconf:capability:confirmed-commit:1.1";
+/// `error-option` `rollback-on-error`.
+pub const ROLLBACK_ON_ERROR: &str = "urn:ietf:params:netconf:capability:rollback-on-error:1.0";
+/// The `validate` operation and `test-option`.
+pub const VALIDATE: &str = "urn:ietf:params:netconf:capability:validate:1.1";
+/// The startup datastore, loaded at boot.
+pub const STARTUP: &str = "urn:ietf:params:netconf:capability:startup:1.0";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -23,10 +31,19 @@ const INTERNAL_MODULES: &[&str] = &[
 /// capabilities, then one per YANG module in the form of RFC 6020 section
 /// 5.6.4 (`namespace?module=name&revision=date[&features=a,b]`).
 pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
-    let mut capabilities: Vec<String> = [BASE_1_0, BASE_1_1, WRITABLE_RUNNING, CANDIDATE]
-        .iter()
-        .map(|uri| (*uri).to_owned())
-        .collect();
+    let mut capabilities: Vec<String> = [
+        BASE_1_0,
+        BASE_1_1,
+        WRITABLE_RUNNING,
+        CANDIDATE,
+        CONFIRMED_COMMIT,
+        ROLLBACK_ON_ERROR,
+        VALIDATE,
+        STARTUP,
+    ]
+    .iter()
+    .map(|uri| (*uri).to_owned())
+    .collect();
 
     let context = schema::context()?;
     for module in context.modules(false) {
@@ -64,7 +81,7 @@ mod tests {
                 .contains(&"urn:ztpd:yang:ztpd-ztp?module=ztpd-ztp&revision=2026-12-04".to_owned())
         );
         assert!(capabilities.contains(
-            &"urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01&features=writable-running,candidate".to_owned()
+            &"urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01&features=writable-running,candidate,confirmed-commit,rollback-on-error,validate,startup".to_owned()
         ));
         assert!(
             capabilities

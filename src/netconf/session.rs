@@ -141,6 +141,7 @@ impl Server {
                 login_time: time::OffsetDateTime::now_utc(),
                 counters: Arc::default(),
                 kill: self.shutdown.child_token(),
+                killed_by: Arc::default(),
             };
             let result = self.serve(session_id, &entry, &mut stream).await;
             let dropped = !matches!(result, Ok(Ending::CloseSession));

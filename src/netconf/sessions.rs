@@ -40,6 +40,9 @@ pub struct SessionEntry {
     pub counters: Arc<Counters>,
     /// Cancelled to end the session, for example by `kill-session`.
     pub kill: CancellationToken,
+    /// The session that killed this one with `kill-session`; 0 while none
+    /// did.
+    pub killed_by: Arc<AtomicU32>,
 }
 
 /// Server-wide statistics (RFC 6022 `statistics`).
@@ -96,10 +99,12 @@ impl SessionRegistry {
         }
     }
 
-    /// Ends the session `id`. Returns false when no such session is open.
-    pub fn kill(&self, id: SessionId) -> bool {
+    /// Ends the session `id` on behalf of session `by`. Returns false when
+    /// no such session is open.
+    pub fn kill(&self, id: SessionId, by: SessionId) -> bool {
         match self.lock().get(&id) {
             Some(entry) => {
+                entry.killed_by.store(by, Ordering::Relaxed);
                 entry.kill.cancel();
                 true
             }
@@ -148,6 +153,7 @@ mod tests {
             login_time: OffsetDateTime::now_utc(),
             counters: Arc::default(),
             kill: CancellationToken::new(),
+            killed_by: Arc::default(),
         }
     }
 
@@ -157,8 +163,8 @@ mod tests {
         let session = entry();
         let token = session.kill.clone();
         registry.register(4, session);
-        assert!(!registry.kill(5));
-        assert!(registry.kill(4));
+        assert!(!registry.kill(5, 1));
+        assert!(registry.kill(4, 1));
         assert!(token.is_cancelled());
     }
 

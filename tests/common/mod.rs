@@ -412,6 +412,24 @@ impl Netconf {
         parsed
     }
 
+    /// Sends `operation` and returns the reply, or `None` when the session
+    /// is closed or does not answer within a few seconds.
+    pub async fn try_rpc(&mut self, operation: &str) -> Option<String> {
+        let message_id = self.next_message_id;
+        self.next_message_id += 1;
+        let message =
+            format!(r#"<rpc xmlns="{NS_BASE}" message-id="{message_id}">{operation}</rpc>"#);
+        let exchange = async {
+            self.stream.write_message(message.as_bytes()).await.ok()?;
+            let reply = self.stream.read_message().await.ok()??;
+            String::from_utf8(reply).ok()
+        };
+        tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Sends `operation` and asserts that the reply is `<ok/>`.
     pub async fn rpc_ok(&mut self, operation: &str) {
         let reply = self.rpc(operation).await;

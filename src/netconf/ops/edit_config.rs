@@ -1,6 +1,6 @@
 //! `edit-config` (RFC 6241 section 7.2).
 
-use crate::datastore::{DefaultOperation, normalize};
+use crate::datastore::{DefaultOperation, EditOptions, ErrorOption, TestOption, normalize};
 use crate::netconf::error::{ErrorType, RpcError};
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::{Element, NS_BASE};
@@ -28,46 +28,44 @@ pub async fn handle(
     let target = params::datastore(operation, "target")?;
 
     // default-operation: merge (the default), replace or none.
-    let default_operation = match operation.child(NS_BASE, "default-operation") {
+    let default_operation = match params::text(operation, "default-operation") {
         None => DefaultOperation::default(),
-        Some(element) => {
-            let value = element.trimmed_text();
-            DefaultOperation::parse(value).ok_or_else(|| {
-                RpcError::invalid_value(
-                    ErrorType::Protocol,
-                    format!("default-operation {value:?} is invalid; use merge, replace or none"),
-                )
-            })?
+        Some(value) => DefaultOperation::parse(value).ok_or_else(|| {
+            RpcError::invalid_value(
+                ErrorType::Protocol,
+                format!("default-operation {value:?} is invalid; use merge, replace or none"),
+            )
+        })?,
+    };
+
+    // test-option: test-then-set (the default), set or test-only.
+    let test_option = match params::text(operation, "test-option") {
+        None | Some("test-then-set") => TestOption::TestThenSet,
+        Some("set") => TestOption::Set,
+        Some("test-only") => TestOption::TestOnly,
+        Some(other) => {
+            return Err(RpcError::invalid_value(
+                ErrorType::Protocol,
+                format!("test-option {other:?} is invalid; use test-then-set, set or test-only"),
+            ));
         }
     };
 
-    // test-option: only the default, test-then-set, which this server
-    // always does.
-    if let Some(element) = operation.child(NS_BASE, "test-option")
-        && element.trimmed_text() != "test-then-set"
-    {
-        return Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            format!(
-                "test-option {:?} is not supported; every edit is validated before it is applied",
-                element.trimmed_text()
-            ),
-        ));
-    }
-
-    // error-option: only the default, stop-on-error. An edit with an error
-    // changes nothing.
-    if let Some(element) = operation.child(NS_BASE, "error-option")
-        && element.trimmed_text() != "stop-on-error"
-    {
-        return Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            format!(
-                "error-option {:?} is not supported; use stop-on-error",
-                element.trimmed_text()
-            ),
-        ));
-    }
+    // error-option: stop-on-error (the default), continue-on-error or
+    // rollback-on-error.
+    let error_option = match params::text(operation, "error-option") {
+        None | Some("stop-on-error") => ErrorOption::StopOnError,
+        Some("continue-on-error") => ErrorOption::ContinueOnError,
+        Some("rollback-on-error") => ErrorOption::RollbackOnError,
+        Some(other) => {
+            return Err(RpcError::invalid_value(
+                ErrorType::Protocol,
+                format!(
+                    "error-option {other:?} is invalid; use stop-on-error, continue-on-error or rollback-on-error"
+                ),
+            ));
+        }
+    };
 
     // config: inline data only.
     if operation.child(NS_BASE, "url").is_some() {
@@ -84,30 +82,36 @@ pub async fn handle(
         ));
     };
 
-    let content = config_content(context.rpc, operation, config)?;
-    context
+    let content = config_content(&[context.rpc, operation], config)?;
+    let options = EditOptions {
+        default_operation,
+        test_option,
+        error_option,
+    };
+    match context
         .datastore()
-        .edit_config(context.session_id, target, default_operation, content)
-        .await?;
-    Ok(ReplyBody::Ok)
+        .edit_config_with(context.session_id, target, options, content)
+        .await
+    {
+        Ok(()) => Ok(ReplyBody::Ok),
+        Err(errors) => Ok(ReplyBody::Errors(errors)),
+    }
 }
 
-/// Checks the top-level elements of `<config>` and writes them out as a
-/// standalone XML document for libyang.
-fn config_content(
-    rpc: &Element,
-    operation: &Element,
-    config: &Element,
-) -> Result<String, RpcError> {
+/// Checks the elements of a `<config>` parameter and writes them out as a
+/// standalone XML document for libyang. `ancestors` are the elements around
+/// `config` from `<rpc>` down; their namespace prefixes stay in scope for
+/// values inside.
+pub fn config_content(ancestors: &[&Element], config: &Element) -> Result<String, RpcError> {
     let mut elements = config.children.clone();
     for element in &elements {
         check_namespaces(element, "config")?;
     }
     normalize::lowercase_names(&mut elements);
 
-    // Prefixes declared on the envelope stay in scope for values inside.
-    let inherited: Vec<(String, String)> = [rpc, operation, config]
+    let inherited: Vec<(String, String)> = ancestors
         .iter()
+        .chain(std::iter::once(&config))
         .flat_map(|element| element.prefixes.iter().cloned())
         .collect();
     let mut content = String::new();

@@ -4,14 +4,19 @@
 //! namespace and local name, its parameters are read by its module, the
 //! datastore thread does the work, and the result becomes the reply body.
 
+mod cancel_commit;
 mod close_session;
 mod commit;
+mod copy_config;
+mod delete_config;
 mod discard_changes;
 mod edit_config;
 mod get;
 mod get_config;
+mod kill_session;
 mod lock;
 mod params;
+mod validate;
 
 use super::error::{ErrorType, RpcError};
 use super::rpc::ReplyBody;
@@ -60,6 +65,11 @@ pub enum Operation {
     Lock,
     Unlock,
     CloseSession,
+    KillSession,
+    CopyConfig,
+    DeleteConfig,
+    Validate,
+    CancelCommit,
 }
 
 impl Operation {
@@ -77,6 +87,11 @@ impl Operation {
             "lock" => Operation::Lock,
             "unlock" => Operation::Unlock,
             "close-session" => Operation::CloseSession,
+            "kill-session" => Operation::KillSession,
+            "copy-config" => Operation::CopyConfig,
+            "delete-config" => Operation::DeleteConfig,
+            "validate" => Operation::Validate,
+            "cancel-commit" => Operation::CancelCommit,
             _ => return None,
         };
         Some(operation)
@@ -105,6 +120,11 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::DiscardChanges => discard_changes::handle(context, element).await,
         Operation::Lock => lock::handle_lock(context, element).await,
         Operation::Unlock => lock::handle_unlock(context, element).await,
+        Operation::KillSession => kill_session::handle(context, element).await,
+        Operation::CopyConfig => copy_config::handle(context, element).await,
+        Operation::DeleteConfig => delete_config::handle(context, element).await,
+        Operation::Validate => validate::handle(context, element).await,
+        Operation::CancelCommit => cancel_commit::handle(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
     };
     match result {

@@ -1,6 +1,6 @@
 //! Parameters shared by several operations.
 
-use crate::datastore::{Datastore, Filter};
+use crate::datastore::{Datastore, Filter, Source};
 use crate::netconf::error::{ErrorType, RpcError};
 use crate::netconf::xml::{Element, NS_BASE};
 
@@ -32,17 +32,15 @@ pub fn datastore(operation: &Element, parameter: &str) -> Result<Datastore, RpcE
     match choice.name.as_str() {
         "running" => Ok(Datastore::Running),
         "candidate" => Ok(Datastore::Candidate),
-        "startup" | "url" => Err(RpcError::operation_not_supported(
+        "startup" => Ok(Datastore::Startup),
+        "url" => Err(RpcError::operation_not_supported(
             ErrorType::Protocol,
-            format!(
-                "the <{}> datastore is not supported by this server",
-                choice.name
-            ),
+            "<url> is not supported by this server (no :url capability)",
         )),
         other => Err(RpcError::bad_element(
             ErrorType::Protocol,
             other,
-            format!("<{other}> is not a datastore; use <running/> or <candidate/>"),
+            format!("<{other}> is not a datastore; use <running/>, <candidate/> or <startup/>"),
         )),
     }
 }
@@ -78,9 +76,26 @@ pub fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
 /// Rejects parameters other than `allowed`, naming the first unknown one.
 pub fn reject_unknown(operation: &Element, allowed: &[&str]) -> Result<(), RpcError> {
     for child in &operation.children {
-        let known =
-            child.namespace.as_deref() == Some(NS_BASE) && allowed.contains(&child.name.as_str());
-        if !known {
+        let in_base = child.namespace.as_deref() == Some(NS_BASE);
+        let name_allowed = allowed.contains(&child.name.as_str());
+        if !in_base && name_allowed {
+            let namespace = child.namespace.as_deref().unwrap_or("");
+            let shown = if namespace.is_empty() {
+                "no namespace"
+            } else {
+                namespace
+            };
+            return Err(RpcError::unknown_namespace(
+                ErrorType::Protocol,
+                &child.name,
+                namespace,
+                format!(
+                    "<{}> of <{}> must be in the NETCONF namespace {NS_BASE}, not in {shown}",
+                    child.name, operation.name
+                ),
+            ));
+        }
+        if !in_base || !name_allowed {
             return Err(RpcError::unknown_element(
                 ErrorType::Protocol,
                 &child.name,
@@ -92,4 +107,28 @@ pub fn reject_unknown(operation: &Element, allowed: &[&str]) -> Result<(), RpcEr
         }
     }
     Ok(())
+}
+
+/// Reads a source parameter that may also hold inline data:
+/// `<source><running/></source>` or `<source><config>...</config></source>`
+/// (`copy-config`, `validate`). `rpc` supplies the namespace prefixes that
+/// the inline data inherits.
+pub fn source(rpc: &Element, operation: &Element) -> Result<Source, RpcError> {
+    let inline = operation.child(NS_BASE, "source").and_then(|source| {
+        source
+            .child(NS_BASE, "config")
+            .map(|config| (source, config))
+    });
+    match inline {
+        Some((source, config)) => {
+            let content = super::edit_config::config_content(&[rpc, operation, source], config)?;
+            Ok(Source::Config(content))
+        }
+        None => datastore(operation, "source").map(Source::Datastore),
+    }
+}
+
+/// Returns the trimmed text of an optional leaf parameter.
+pub fn text<'a>(operation: &'a Element, name: &str) -> Option<&'a str> {
+    operation.child(NS_BASE, name).map(Element::trimmed_text)
 }
