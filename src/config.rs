@@ -190,6 +190,15 @@ pub struct BootstrapConfig {
     /// answer.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
+    /// Seconds to wait before the first new round after every server
+    /// failed. Each further failed round doubles the wait, up to
+    /// `retry-max-secs`; a random part of up to half the wait is taken
+    /// off so that many devices do not retry in step.
+    #[serde(default = "default_retry_initial_secs")]
+    pub retry_initial_secs: u64,
+    /// Longest wait between rounds, in seconds.
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
 }
 
 impl BootstrapConfig {
@@ -202,6 +211,24 @@ impl BootstrapConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
+
+    /// Wait before the first retry round.
+    pub fn retry_initial(&self) -> Duration {
+        Duration::from_secs(self.retry_initial_secs)
+    }
+
+    /// Longest wait between retry rounds.
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_secs(self.retry_max_secs)
+    }
+}
+
+fn default_retry_initial_secs() -> u64 {
+    60
+}
+
+fn default_retry_max_secs() -> u64 {
+    3600
 }
 
 fn default_connect_timeout_secs() -> u64 {
@@ -327,6 +354,15 @@ impl Config {
         }
         if self.bootstrap.connect_timeout_secs == 0 || self.bootstrap.request_timeout_secs == 0 {
             return Err("bootstrap timeouts must be at least 1 second".into());
+        }
+        if self.bootstrap.retry_initial_secs == 0 {
+            return Err("bootstrap.retry-initial-secs is 0: it must be at least 1 second".into());
+        }
+        if self.bootstrap.retry_max_secs < self.bootstrap.retry_initial_secs {
+            return Err(format!(
+                "bootstrap.retry-max-secs ({}) is less than retry-initial-secs ({})",
+                self.bootstrap.retry_max_secs, self.bootstrap.retry_initial_secs
+            ));
         }
         Ok(())
     }

@@ -214,7 +214,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "bootstrap server certificates are not verified (bootstrap.insecure-skip-server-verify)"
         );
     }
-    let reconciler = tokio::spawn(reconciler::run(worker, servers, shutdown.clone()));
+    let (control, commands) = reconciler::Control::channel();
+    let reconciler = tokio::spawn(reconciler::run(worker, servers, commands, shutdown.clone()));
 
     // NETCONF over SSH.
     let server = Server::new(
@@ -226,6 +227,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             hello_timeout: config.netconf.hello_timeout(),
         },
         shutdown.clone(),
+        control,
     );
     let listener = Listener::bind(TransportSettings::from_config(&config)).await?;
     for address in listener.local_addrs() {

@@ -439,6 +439,8 @@ async fn settings_load_from_lab_files() {
         insecure_skip_server_verify: false,
         connect_timeout_secs: 2,
         request_timeout_secs: 5,
+        retry_initial_secs: 60,
+        retry_max_secs: 3600,
     };
     let settings = ClientSettings::load(&device, &bootstrap).expect("load settings");
     assert_eq!(settings.request_timeout, Duration::from_secs(5));

@@ -241,3 +241,161 @@ async fn restart_keeps_installed_certificate() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn failed_round_retried_after_backoff() {
+    with_timeout(async {
+        let lab = Lab::new();
+        // A server that is down at first, on a port known in advance.
+        let stopped = lab.start_bootstrap_server(None).await;
+        let address = stopped.local_addr();
+        stopped.shutdown().await;
+
+        let daemon = Daemon::start(&lab.write_config("retry-initial-secs = 1\nretry-max-secs = 2"));
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let entry = server_entry("127.0.0.1", address.port(), "ztp_policy", None);
+        client
+            .edit(
+                "running",
+                &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entry)),
+            )
+            .await;
+
+        let state = client.wait_for_status(&["failed"]).await;
+        assert_eq!(
+            text(&state, &["server", "last-error"]).as_deref(),
+            Some("connect-failed")
+        );
+        assert!(text(&state, &["next-attempt"]).is_some(), "{state:?}");
+
+        // Rounds go on by themselves.
+        let deadline = std::time::Instant::now() + DOWNLOAD_WAIT;
+        loop {
+            let state = client
+                .get(&format!(
+                    r#"<ztp xmlns="{NS_ZTP}"><certificate-remote-state/></ztp>"#
+                ))
+                .await;
+            let attempts: u32 = text(
+                &state,
+                &["ztp", "certificate-remote-state", "server", "attempts"],
+            )
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+            if attempts >= 3 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no retries: {state:?}"
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+
+        // Once the server is back, a retry installs the certificate.
+        let _server = lab.start_bootstrap_server_on(address, None).await;
+        let state = client.wait_for_status(&["installed"]).await;
+        assert!(text(&state, &["next-attempt"]).is_none(), "{state:?}");
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delete_certificate_then_download_again() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let bootstrap = lab.start_bootstrap_server(None).await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+
+        let download = format!(r#"<download-certificate xmlns="{NS_ZTP}"/>"#);
+        let reply = client.rpc(&download).await;
+        assert_eq!(text(rpc_errors(&reply)[0], &["error-tag"]).as_deref(), Some("operation-failed"));
+        assert!(text(rpc_errors(&reply)[0], &["error-message"]).unwrap_or_default().contains("no bootstrap server"));
+
+        let entry = server_entry("127.0.0.1", bootstrap.local_addr().port(), "ztp_policy", None);
+        client
+            .edit("running", &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entry)))
+            .await;
+        client.wait_for_status(&["installed"]).await;
+
+        let reply = client.rpc(&download).await;
+        let message = text(rpc_errors(&reply)[0], &["error-message"]).unwrap_or_default();
+        assert!(message.contains("delete-certificate"), "{message}");
+
+        let delete = |name: &str| {
+            format!(r#"<delete-certificate xmlns="{NS_PKI}"><domain>default</domain><name>{name}</name></delete-certificate>"#)
+        };
+        let reply = client.rpc(&delete("missing.pem")).await;
+        assert_eq!(text(rpc_errors(&reply)[0], &["error-tag"]).as_deref(), Some("invalid-value"));
+        let reply = client.rpc(&delete("../escape.pem")).await;
+        assert_eq!(text(rpc_errors(&reply)[0], &["error-tag"]).as_deref(), Some("invalid-value"));
+
+        client.rpc_ok(&delete("NCE-bootstrap.pem")).await;
+        let state = client.wait_for_status(&["absent"]).await;
+        assert!(find(&state, &["certificate"]).is_none(), "{state:?}");
+        assert!(!lab.state_dir().join("pki/default/NCE-bootstrap.pem").exists());
+
+        client.rpc_ok(&download).await;
+        let state = client.wait_for_status(&["installed"]).await;
+        assert_eq!(text(&state, &["server", "attempts"]).as_deref(), Some("2"));
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn removing_slow_server_cancels_its_attempt() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let slow = lab
+            .start_bootstrap_server_at(
+                "127.0.0.2".parse().expect("address"),
+                Some(Fault::Slow(std::time::Duration::from_secs(60))),
+            )
+            .await;
+        let good = lab.start_bootstrap_server_at("127.0.0.3".parse().expect("address"), None).await;
+        // A request timeout far longer than the test waits.
+        let config_path = lab.write_config("");
+        let config = std::fs::read_to_string(&config_path)
+            .expect("configuration")
+            .replace("request-timeout-secs = 3", "request-timeout-secs = 120");
+        std::fs::write(&config_path, config).expect("write configuration");
+        let daemon = Daemon::start(&config_path);
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+
+        let slow_entry = server_entry("127.0.0.2", slow.local_addr().port(), "ztp_policy", None);
+        client
+            .edit("running", &format!("{}{}", policy_config("ztp_policy"), ztp_config(&slow_entry)))
+            .await;
+        // Wait until the attempt with the slow server runs.
+        let deadline = std::time::Instant::now() + DOWNLOAD_WAIT;
+        loop {
+            let state = client.wait_for_status(&["downloading", "failed", "installed"]).await;
+            if text(&state, &["server", "status"]).as_deref() == Some("requesting") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no request to the slow server: {state:?}");
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+
+        // Replace the slow server with the good one.
+        let started = std::time::Instant::now();
+        let replace = format!(
+            r#"<ztp xmlns="{NS_ZTP}" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace">{}</ztp>"#,
+            server_entry("127.0.0.3", good.local_addr().port(), "ztp_policy", None)
+        );
+        let reply = client.edit("running", &replace).await;
+        assert!(rpc_errors(&reply).is_empty(), "{reply:?}");
+        let state = client.wait_for_status(&["installed"]).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the slow attempt held up the new round for {:?}",
+            started.elapsed()
+        );
+        assert_eq!(text(&state, &["certificate", "source-address"]).as_deref(), Some("127.0.0.3"));
+        daemon.stop();
+    })
+    .await;
+}

@@ -176,9 +176,10 @@ fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> Rpc
             };
             RpcError::operation_failed(ErrorType::Application, message)
         }
-        Some("instance-required") | Some("missing-choice") => {
-            RpcError::data_missing(first_line(&err.message))
+        Some("instance-required") => {
+            RpcError::data_missing(missing_reference_message(err, path, value.as_deref()))
         }
+        Some("missing-choice") => RpcError::data_missing(first_line(&err.message)),
         Some(_) => {
             // A `must` expression or another rule with an app tag; its
             // message is static, so the rejected value is added.
@@ -201,6 +202,32 @@ fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> Rpc
         None => rpc_error,
     };
     rpc_error.with_optional_path(path)
+}
+
+/// Words a reference to a missing instance. A bootstrap server naming an
+/// SSL policy that does not exist gets a message naming both, since the
+/// usual cause is deleting a policy that a server still uses.
+fn missing_reference_message(
+    err: &LibyangError,
+    path: Option<&str>,
+    value: Option<&str>,
+) -> String {
+    let Some(path) = path else {
+        return first_line(&err.message);
+    };
+    if strip_predicates(path) != crate::schema::paths::CERTIFICATE_REMOTE_SSL_POLICY {
+        return first_line(&err.message);
+    }
+    let server = split_steps(path)
+        .iter()
+        .rev()
+        .nth(1)
+        .map(|step| last_step_keys(step))
+        .unwrap_or_default();
+    format!(
+        "SSL policy {:?} does not exist, but bootstrap server {server} uses it; create the policy, or change or delete the server first",
+        value.unwrap_or("")
+    )
 }
 
 /// Extension for attaching a libyang data path as `error-path`.

@@ -1004,3 +1004,17 @@ fn test_only_and_set_options() {
         .expect_err("running is always validated");
     assert_eq!(errors[0].tag, ErrorTag::DataMissing);
 }
+
+#[test]
+fn deleting_used_policy_names_server() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let delete = r#"<ssl xmlns="urn:ztpd:yang:ztpd-ssl" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><ssl-policies><ssl-policy nc:operation="delete"><policy-name>ztp_policy</policy-name></ssl-policy></ssl-policies></ssl>"#;
+    let err = edit(&mut f.store, Datastore::Candidate, delete).expect_err("policy in use");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    assert!(err.message.contains("\"ztp_policy\""), "{}", err.message);
+    assert!(err.message.contains("10.0.0.1"), "{}", err.message);
+    assert!(
+        config(&f.store, Datastore::Candidate).contains("<policy-name>ztp_policy</policy-name>")
+    );
+}

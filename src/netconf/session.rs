@@ -24,6 +24,7 @@ use super::stream::{MessageStream, StreamError};
 use super::transport::{PeerInfo, SessionStarter, SubsystemIo};
 use super::xml::{self, NS_BASE, escape};
 use crate::datastore::{DatastoreHandle, SessionId};
+use crate::ztp::reconciler::Control;
 
 /// Settings of the NETCONF sessions.
 #[derive(Debug, Clone)]
@@ -43,6 +44,7 @@ pub struct Server {
     next_session_id: AtomicU32,
     shutdown: CancellationToken,
     sessions: SessionRegistry,
+    ztp: Control,
 }
 
 /// How a session ended normally.
@@ -82,6 +84,7 @@ impl Server {
         capabilities: Vec<String>,
         settings: SessionSettings,
         shutdown: CancellationToken,
+        ztp: Control,
     ) -> Arc<Server> {
         Arc::new(Server {
             datastore,
@@ -91,7 +94,13 @@ impl Server {
             next_session_id: AtomicU32::new(1),
             shutdown,
             sessions: SessionRegistry::default(),
+            ztp,
         })
+    }
+
+    /// The reconciler's request queue, for the ztp and pki RPCs.
+    pub fn ztp(&self) -> &Control {
+        &self.ztp
     }
 
     /// The datastore thread's handle.

@@ -13,8 +13,10 @@
 //! up a NETCONF session. A change of the list during a round cancels the
 //! round at once and starts a new one with the new list.
 
+use std::time::Duration;
+
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::download::{self, ClientSettings, DownloadError, FailureKind, Identity, Phase, Target};
@@ -39,44 +41,264 @@ pub struct Worker {
     pub bootstrap: BootstrapConfig,
 }
 
+/// A request from a NETCONF operation to the reconciler.
+pub enum Command {
+    /// `download-certificate`: start a round now.
+    DownloadNow {
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+    /// `delete-certificate`: remove a certificate file from a PKI domain.
+    DeleteCertificate {
+        domain: String,
+        name: String,
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+}
+
+/// Why a request to the reconciler was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error(
+        "{BOOTSTRAP_CERTIFICATE} is installed in PKI domain {DEFAULT_DOMAIN}; delete it with delete-certificate before downloading again"
+    )]
+    Installed,
+    #[error("no bootstrap server is configured")]
+    NoServers,
+    #[error("no certificate {name:?} in PKI domain {domain:?}")]
+    NotFound { domain: String, name: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the reconciler is not running")]
+    Stopped,
+}
+
+/// Queue depth of requests to the reconciler; NETCONF sessions wait when
+/// it is full.
+const COMMAND_QUEUE_DEPTH: usize = 16;
+
+/// The sending side of the reconciler's request queue.
+#[derive(Clone)]
+pub struct Control {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Control {
+    /// Creates the queue; the receiver goes to [`run`].
+    pub fn channel() -> (Control, mpsc::Receiver<Command>) {
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH);
+        (Control { commands }, receiver)
+    }
+
+    async fn call(
+        &self,
+        build: impl FnOnce(oneshot::Sender<Result<(), ControlError>>) -> Command,
+    ) -> Result<(), ControlError> {
+        let (reply, response) = oneshot::channel();
+        self.commands
+            .send(build(reply))
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        response.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Starts a download round now.
+    pub async fn download_now(&self) -> Result<(), ControlError> {
+        self.call(|reply| Command::DownloadNow { reply }).await
+    }
+
+    /// Removes certificate file `name` from PKI domain `domain`.
+    pub async fn delete_certificate(
+        &self,
+        domain: String,
+        name: String,
+    ) -> Result<(), ControlError> {
+        self.call(|reply| Command::DeleteCertificate {
+            domain,
+            name,
+            reply,
+        })
+        .await
+    }
+}
+
+/// Exponential back-off between rounds after every server failed.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// A back-off starting at `initial` and growing to at most `max`.
+    pub fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            failures: 0,
+        }
+    }
+
+    /// Returns the wait before the next round and counts a failure: the
+    /// initial wait doubled once per earlier failure, capped at the
+    /// maximum, minus a random part of up to half of it.
+    pub fn next_delay(&mut self) -> Duration {
+        let factor = 2u32.saturating_pow(self.failures.min(31));
+        let full = self.initial.saturating_mul(factor).min(self.max);
+        self.failures = self.failures.saturating_add(1);
+        let jitter_range = full.as_millis() as u64 / 2;
+        let jitter = if jitter_range == 0 {
+            0
+        } else {
+            rand::random_range(0..=jitter_range)
+        };
+        full.saturating_sub(Duration::from_millis(jitter))
+    }
+
+    /// Starts over from the initial wait.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
 /// Runs download rounds until `shutdown` is cancelled.
+///
+/// A round runs at start, after every change of the server list, after a
+/// `download-certificate`, and when the back-off wait after a failed round
+/// ends; never while the certificate is installed or no server is
+/// configured.
 pub async fn run(
     worker: Worker,
     mut servers: watch::Receiver<ServerList>,
+    mut commands: mpsc::Receiver<Command>,
     shutdown: CancellationToken,
 ) {
+    let mut backoff = Backoff::new(
+        worker.bootstrap.retry_initial(),
+        worker.bootstrap.retry_max(),
+    );
+    let mut triggered = true;
+    let mut retry_at: Option<tokio::time::Instant> = None;
     worker.refresh_installed();
+
     loop {
         let list = servers.borrow_and_update().clone();
         worker.sync_servers(&list);
         worker.refresh_installed();
 
-        if !list.servers.is_empty() && !worker.is_installed() {
-            tokio::select! {
-                _ = worker.round(&list) => {}
+        // A round, when something asked for one and it can run.
+        if std::mem::take(&mut triggered) && !list.servers.is_empty() && !worker.is_installed() {
+            retry_at = None;
+            worker.set_next_attempt(None);
+            let installed = tokio::select! {
+                installed = worker.round(&list) => installed,
                 changed = servers.changed() => {
                     if changed.is_err() {
                         return;
                     }
                     tracing::info!("bootstrap server list changed during a download; starting over");
+                    backoff.reset();
+                    triggered = true;
+                    continue;
+                }
+                Some(command) = commands.recv() => {
+                    // The round was cut short to serve the request, so it
+                    // starts over.
+                    tracing::info!("request during a download; starting the round over");
+                    worker.handle_command(command, &list, &mut backoff);
+                    triggered = true;
                     continue;
                 }
                 () = shutdown.cancelled() => return,
+            };
+            if installed {
+                backoff.reset();
+            } else {
+                let delay = backoff.next_delay();
+                retry_at = Some(tokio::time::Instant::now() + delay);
+                let at = OffsetDateTime::now_utc() + delay;
+                worker.set_next_attempt(Some(at));
+                tracing::info!(delay_secs = delay.as_secs_f64(), next_attempt = %crate::pki::certificate::rfc3339(at), "next download round scheduled");
             }
         }
 
+        // Wait for the next reason to run.
         tokio::select! {
             changed = servers.changed() => {
                 if changed.is_err() {
                     return;
                 }
+                backoff.reset();
+                retry_at = None;
+                worker.set_next_attempt(None);
+                triggered = true;
+            }
+            Some(command) = commands.recv() => {
+                if worker.handle_command(command, &list, &mut backoff) {
+                    retry_at = None;
+                    triggered = true;
+                }
+            }
+            () = sleep_until(retry_at), if retry_at.is_some() => {
+                retry_at = None;
+                triggered = true;
             }
             () = shutdown.cancelled() => return,
         }
     }
 }
 
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
 impl Worker {
+    /// Carries out a request and replies to it. Returns whether a round
+    /// should start.
+    fn handle_command(&self, command: Command, list: &ServerList, backoff: &mut Backoff) -> bool {
+        match command {
+            Command::DownloadNow { reply } => {
+                let result = if self.is_installed() {
+                    Err(ControlError::Installed)
+                } else if list.servers.is_empty() {
+                    Err(ControlError::NoServers)
+                } else {
+                    Ok(())
+                };
+                let start = result.is_ok();
+                if start {
+                    tracing::info!("download requested");
+                    backoff.reset();
+                }
+                let _ = reply.send(result);
+                start
+            }
+            Command::DeleteCertificate {
+                domain,
+                name,
+                reply,
+            } => {
+                let result = match self.pki.remove(&domain, &name) {
+                    Ok(true) => {
+                        tracing::info!(%domain, %name, "certificate deleted");
+                        self.refresh_installed();
+                        Ok(())
+                    }
+                    Ok(false) => Err(ControlError::NotFound { domain, name }),
+                    Err(err) => Err(ControlError::Invalid(err.to_string())),
+                };
+                let _ = reply.send(result);
+                false
+            }
+        }
+    }
+
+    fn set_next_attempt(&self, at: Option<OffsetDateTime>) {
+        self.state.lock().next_attempt = at;
+    }
+
     fn is_installed(&self) -> bool {
         self.pki.contains(DEFAULT_DOMAIN, BOOTSTRAP_CERTIFICATE)
     }
@@ -153,7 +375,8 @@ impl Worker {
 
     /// Tries the servers in order until one delivers a certificate that is
     /// then installed.
-    async fn round(&self, list: &ServerList) {
+    /// Returns whether a certificate was installed.
+    async fn round(&self, list: &ServerList) -> bool {
         tracing::info!(servers = list.servers.len(), "certificate download started");
         self.state.lock().status = CertificateStatus::Downloading;
 
@@ -165,7 +388,7 @@ impl Worker {
                     self.record_failure(server, &err);
                 }
                 self.state.lock().status = CertificateStatus::Failed;
-                return;
+                return false;
             }
         };
         let _initial = InitialCertificate::import(&self.pki, &settings);
@@ -233,7 +456,7 @@ impl Worker {
             if let Some(entry) = find_server(&mut state.servers, server) {
                 entry.status = ServerStatus::Succeeded;
             }
-            return;
+            return true;
         }
 
         tracing::warn!(
@@ -241,6 +464,7 @@ impl Worker {
             "every bootstrap server failed"
         );
         self.state.lock().status = CertificateStatus::Failed;
+        false
     }
 
     fn start_attempt(&self, server: &ServerConfig) {
@@ -314,6 +538,32 @@ impl Drop for InitialCertificate<'_> {
             && let Err(err) = self.pki.remove(DEFAULT_DOMAIN, INITIAL_CERTIFICATE)
         {
             tracing::warn!(error = %err, "cannot remove the initial certificate from the PKI domain");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_maximum_with_jitter() {
+        let mut backoff = Backoff::new(Duration::from_secs(10), Duration::from_secs(60));
+        let bounds = [(5, 10), (10, 20), (20, 40), (30, 60), (30, 60)];
+        for (low, high) in bounds {
+            let delay = backoff.next_delay();
+            assert!(delay >= Duration::from_secs(low), "{delay:?} < {low}s");
+            assert!(delay <= Duration::from_secs(high), "{delay:?} > {high}s");
+        }
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_secs(10));
+    }
+
+    #[test]
+    fn backoff_does_not_overflow() {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(3600));
+        for _ in 0..100 {
+            assert!(backoff.next_delay() <= Duration::from_secs(3600));
         }
     }
 }

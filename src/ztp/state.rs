@@ -116,6 +116,8 @@ pub struct ZtpState {
     pub certificate: Option<InstalledCertificate>,
     /// In the order of the configured list.
     pub servers: Vec<ServerState>,
+    /// When the next round after a failed one starts.
+    pub next_attempt: Option<OffsetDateTime>,
 }
 
 /// The state shared between the reconciler and readers.
@@ -263,6 +265,10 @@ fn push_ztp_state(state: &ZtpState, nodes: &mut Vec<StateNode>) {
         }
     }
 
+    if let Some(at) = state.next_attempt {
+        push(nodes, format!("{base}/next-attempt"), rfc3339(at));
+    }
+
     for server in &state.servers {
         let Some(vpn) = predicate("vpn-instance", &server.vpn_instance) else {
             continue;
@@ -366,6 +372,7 @@ mod tests {
             status: CertificateStatus::Failed,
             certificate: None,
             servers: vec![server],
+            next_attempt: None,
         };
         let mut nodes = Vec::new();
         push_ztp_state(&state, &mut nodes);

@@ -142,10 +142,20 @@ request-timeout-secs = 3
         address: IpAddr,
         fault: Option<Fault>,
     ) -> LabServerHandle {
+        self.start_bootstrap_server_on(SocketAddr::new(address, 0), fault)
+            .await
+    }
+
+    /// Starts a lab bootstrap server listening on `listen`.
+    pub async fn start_bootstrap_server_on(
+        &self,
+        listen: SocketAddr,
+        fault: Option<Fault>,
+    ) -> LabServerHandle {
         let pki = self.pki_dir();
         let read = |name: &str| std::fs::read_to_string(pki.join(name)).expect("lab PKI file");
         let settings = LabServerSettings {
-            listen: SocketAddr::new(address, 0),
+            listen,
             cert_pem: read("server.pem"),
             key_pem: read("server.key"),
             client_ca_pem: Some(read("vendor-ca.pem")),

@@ -17,12 +17,14 @@ mod kill_session;
 mod lock;
 mod params;
 mod validate;
+mod ztp_rpcs;
 
 use super::error::{ErrorType, RpcError};
 use super::rpc::ReplyBody;
 use super::session::Server;
 use super::xml::{Element, NS_BASE};
 use crate::datastore::{DatastoreHandle, SessionId, StateNode};
+use crate::schema::namespaces;
 
 /// Supplies the operational state that `get` adds to the configuration.
 pub trait StateSource: Send + Sync {
@@ -70,11 +72,22 @@ pub enum Operation {
     DeleteConfig,
     Validate,
     CancelCommit,
+    DownloadCertificate,
+    DeleteCertificate,
 }
 
 impl Operation {
     /// Identifies the operation of an operation element.
     pub fn from_element(element: &Element) -> Option<Operation> {
+        match (element.namespace.as_deref(), element.name.as_str()) {
+            (Some(namespaces::ZTP), "download-certificate") => {
+                return Some(Operation::DownloadCertificate);
+            }
+            (Some(namespaces::PKI), "delete-certificate") => {
+                return Some(Operation::DeleteCertificate);
+            }
+            _ => {}
+        }
         if element.namespace.as_deref() != Some(NS_BASE) {
             return None;
         }
@@ -125,6 +138,8 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::DeleteConfig => delete_config::handle(context, element).await,
         Operation::Validate => validate::handle(context, element).await,
         Operation::CancelCommit => cancel_commit::handle(context, element).await,
+        Operation::DownloadCertificate => ztp_rpcs::download_certificate(context, element).await,
+        Operation::DeleteCertificate => ztp_rpcs::delete_certificate(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
     };
     match result {
