@@ -18,9 +18,11 @@ pub mod edit;
 pub mod error;
 pub mod filter;
 pub mod libyang_error;
+pub mod lock_state;
 pub mod normalize;
 pub mod persist;
 mod raw;
+pub mod read;
 
 use std::fmt;
 use std::path::Path;
@@ -34,8 +36,10 @@ use yang3::data::{
 pub use edit::DefaultOperation;
 pub use error::DatastoreError;
 use libyang_error::LibyangError;
+pub use lock_state::LockInfo;
 use persist::RunningFile;
 use raw::RawTree;
+pub use read::{ReadRequest, ReadSource, WithDefaults};
 
 use crate::netconf::error::{ErrorType, RpcError};
 use crate::netconf::xml::Element;
@@ -53,6 +57,10 @@ pub enum Datastore {
     Running,
     Candidate,
 }
+
+/// The configuration datastores of this server, in the order that
+/// `ietf-netconf-monitoring` and the YANG library list them.
+pub const DATASTORES: &[Datastore] = &[Datastore::Running, Datastore::Candidate];
 
 impl fmt::Display for Datastore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -124,6 +132,13 @@ enum Request {
     EndSession {
         session: SessionId,
         reply: oneshot::Sender<()>,
+    },
+    Read {
+        request: Box<ReadRequest>,
+        reply: Reply<String>,
+    },
+    Locks {
+        reply: Reply<Vec<LockInfo>>,
     },
 }
 
@@ -275,6 +290,8 @@ struct Store {
     candidate_modified: bool,
     running_lock: Option<SessionId>,
     candidate_lock: Option<SessionId>,
+    /// When each held lock was taken.
+    lock_times: lock_state::LockTimes,
     file: RunningFile,
     hook: CommitHook,
 }
@@ -327,6 +344,7 @@ impl Store {
             candidate_modified: false,
             running_lock: None,
             candidate_lock: None,
+            lock_times: lock_state::LockTimes::default(),
             file,
             hook,
         })
@@ -387,6 +405,12 @@ impl Store {
             Request::EndSession { session, reply } => {
                 self.end_session(session);
                 let _ = reply.send(());
+            }
+            Request::Read { request, reply } => {
+                let _ = reply.send(self.read(&request));
+            }
+            Request::Locks { reply } => {
+                let _ = reply.send(self.locks());
             }
         }
     }
@@ -551,6 +575,7 @@ impl Store {
             Datastore::Running => self.running_lock = Some(session),
             Datastore::Candidate => self.candidate_lock = Some(session),
         }
+        self.lock_times.record(target);
         tracing::info!(session_id = session, datastore = %target, "datastore locked");
         Ok(())
     }
@@ -580,6 +605,7 @@ impl Store {
     /// Drops the lock of `session` on `target`. Releasing the candidate lock
     /// discards uncommitted changes made under it.
     fn release(&mut self, session: SessionId, target: Datastore) {
+        self.lock_times.clear(target);
         match target {
             Datastore::Running => self.running_lock = None,
             Datastore::Candidate => {

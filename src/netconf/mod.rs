@@ -19,3 +19,4 @@ pub mod sessions;
 pub mod stream;
 pub mod transport;
 pub mod xml;
+pub mod yang_library;
