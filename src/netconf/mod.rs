@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod error;
 pub mod framing;
 pub mod host_key;
+pub mod monitoring;
 pub mod ops;
 pub mod rpc;
 pub mod session;

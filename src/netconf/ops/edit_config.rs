@@ -94,7 +94,7 @@ pub async fn handle(
 
 /// Checks the top-level elements of `<config>` and writes them out as a
 /// standalone XML document for libyang.
-fn config_content(
+pub(super) fn config_content(
     rpc: &Element,
     operation: &Element,
     config: &Element,

@@ -8,12 +8,18 @@ mod close_session;
 mod commit;
 mod discard_changes;
 mod edit_config;
+mod edit_data;
 mod get;
 mod get_config;
+mod get_data;
+mod get_schema;
 mod lock;
+mod nmda;
 mod params;
+pub mod with_defaults;
 
 use super::error::{ErrorType, RpcError};
+use super::monitoring::NS_MONITORING;
 use super::rpc::ReplyBody;
 use super::session::Server;
 use super::xml::{Element, NS_BASE};
@@ -60,11 +66,20 @@ pub enum Operation {
     Lock,
     Unlock,
     CloseSession,
+    GetSchema,
+    GetData,
+    EditData,
 }
 
 impl Operation {
     /// Identifies the operation of an operation element.
     pub fn from_element(element: &Element) -> Option<Operation> {
+        match (element.namespace.as_deref(), element.name.as_str()) {
+            (Some(NS_MONITORING), "get-schema") => return Some(Operation::GetSchema),
+            (Some(nmda::NS_NMDA), "get-data") => return Some(Operation::GetData),
+            (Some(nmda::NS_NMDA), "edit-data") => return Some(Operation::EditData),
+            _ => {}
+        }
         if element.namespace.as_deref() != Some(NS_BASE) {
             return None;
         }
@@ -105,6 +120,9 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::DiscardChanges => discard_changes::handle(context, element).await,
         Operation::Lock => lock::handle_lock(context, element).await,
         Operation::Unlock => lock::handle_unlock(context, element).await,
+        Operation::GetSchema => get_schema::handle(context, element),
+        Operation::GetData => get_data::handle(context, element).await,
+        Operation::EditData => edit_data::handle(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
     };
     match result {
