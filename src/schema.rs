@@ -53,7 +53,71 @@ pub const MODULES: &[ModuleSource] = &[
         features: &[],
         text: include_str!("../yang/ztpd-ztp.yang"),
     },
+    ModuleSource {
+        name: "ietf-netconf-with-defaults",
+        revision: "2011-06-01",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-netconf-with-defaults.yang"),
+    },
+    ModuleSource {
+        name: "ietf-netconf-monitoring",
+        revision: "2010-10-04",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-netconf-monitoring.yang"),
+    },
+    ModuleSource {
+        name: "ietf-origin",
+        revision: "2018-02-14",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-origin.yang"),
+    },
+    ModuleSource {
+        name: "ietf-netconf-nmda",
+        revision: "2019-01-07",
+        features: &["with-defaults"],
+        text: include_str!("../yang/ietf/ietf-netconf-nmda.yang"),
+    },
 ];
+
+/// Modules that libyang builds into every context, with the published
+/// text of the same revision. libyang loads its own copies; these texts
+/// are only what `get-schema` returns for them.
+pub const BUILT_IN_MODULES: &[ModuleSource] = &[
+    ModuleSource {
+        name: "ietf-inet-types",
+        revision: "2013-07-15",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-inet-types.yang"),
+    },
+    ModuleSource {
+        name: "ietf-yang-types",
+        revision: "2013-07-15",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-yang-types.yang"),
+    },
+    ModuleSource {
+        name: "ietf-datastores",
+        revision: "2018-02-14",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-datastores.yang"),
+    },
+    ModuleSource {
+        name: "ietf-yang-library",
+        revision: "2019-01-04",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-yang-library.yang"),
+    },
+];
+
+/// Returns the text of module `name` at `revision` as shipped in `yang/`,
+/// or `None` for a module this binary has no text of.
+pub fn module_text(name: &str, revision: Option<&str>) -> Option<&'static str> {
+    MODULES
+        .iter()
+        .chain(BUILT_IN_MODULES)
+        .find(|source| source.name == name && Some(source.revision) == revision)
+        .map(|source| source.text)
+}
 
 /// Typed paths of the schema nodes the agent reads or writes, in libyang's
 /// data path format (module name on the first node).
@@ -127,7 +191,9 @@ fn build_context() -> Result<&'static Context, SchemaError> {
         message: err.to_string(),
     };
 
-    let flags = ContextFlags::NO_YANGLIBRARY | ContextFlags::DISABLE_SEARCHDIRS;
+    // libyang implements ietf-yang-library (and ietf-datastores) itself,
+    // which the YANG library data of RFC 8525 needs.
+    let flags = ContextFlags::DISABLE_SEARCHDIRS;
     let mut context = Context::new(flags).map_err(|err| error("(context)", err))?;
 
     // libyang keeps a pointer to the embedded module table for the life of
@@ -165,6 +231,27 @@ mod tests {
                 .get_module_implemented(module.name)
                 .unwrap_or_else(|| panic!("{} is implemented", module.name));
             assert_eq!(loaded.revision(), Some(module.revision));
+        }
+    }
+
+    #[test]
+    fn built_in_texts_match_loaded_modules() {
+        let context = context().expect("modules compile");
+        for module in BUILT_IN_MODULES {
+            assert!(
+                context
+                    .get_module(module.name, Some(module.revision))
+                    .is_some(),
+                "libyang has no {}@{}",
+                module.name,
+                module.revision
+            );
+            assert!(module.text.contains(&format!("module {} {{", module.name)));
+            assert!(
+                module
+                    .text
+                    .contains(&format!("revision {}", module.revision))
+            );
         }
     }
 

@@ -18,10 +18,12 @@ pub mod edit;
 pub mod error;
 pub mod filter;
 pub mod libyang_error;
+pub mod lock_state;
 pub mod normalize;
 pub mod operations;
 pub mod persist;
 mod raw;
+pub mod read;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -36,10 +38,12 @@ use yang3::data::{
 pub use edit::DefaultOperation;
 pub use error::DatastoreError;
 use libyang_error::LibyangError;
+pub use lock_state::LockInfo;
 use operations::PendingConfirm;
 pub use operations::{Confirmed, EditOptions, ErrorOption, Source, TestOption};
 use persist::RunningFile;
 use raw::RawTree;
+pub use read::{ReadRequest, ReadSource, WithDefaults};
 
 use crate::netconf::error::{ErrorType, RpcError};
 use crate::netconf::xml::Element;
@@ -58,6 +62,11 @@ pub enum Datastore {
     Candidate,
     Startup,
 }
+
+/// The configuration datastores of this server, in the order that
+/// `ietf-netconf-monitoring` and the YANG library list them.
+pub const DATASTORES: &[Datastore] =
+    &[Datastore::Running, Datastore::Candidate, Datastore::Startup];
 
 impl fmt::Display for Datastore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,6 +164,13 @@ enum Request {
     EndSession {
         session: SessionId,
         reply: oneshot::Sender<()>,
+    },
+    Read {
+        request: Box<ReadRequest>,
+        reply: Reply<String>,
+    },
+    Locks {
+        reply: Reply<Vec<LockInfo>>,
     },
 }
 
@@ -314,6 +330,8 @@ struct Store {
     pending_confirm: Option<PendingConfirm>,
     /// Generation of the newest confirmed commit timer.
     confirm_generation: u64,
+    /// When each held lock was taken.
+    lock_times: lock_state::LockTimes,
     file: RunningFile,
     hook: CommitHook,
 }
@@ -376,6 +394,7 @@ impl Store {
             startup,
             pending_confirm: None,
             confirm_generation: 0,
+            lock_times: lock_state::LockTimes::default(),
             file,
             hook,
         })
@@ -485,6 +504,12 @@ impl Store {
                 self.end_session(session);
                 let _ = reply.send(());
             }
+            Request::Read { request, reply } => {
+                let _ = reply.send(self.read(&request));
+            }
+            Request::Locks { reply } => {
+                let _ = reply.send(self.locks());
+            }
         }
     }
 
@@ -546,9 +571,9 @@ impl Store {
     ) -> Result<(), Vec<RpcError>> {
         let one = |error: RpcError| vec![error];
         if target == Datastore::Startup {
-            return Err(one(RpcError::operation_not_supported(
+            return Err(one(RpcError::invalid_value(
                 ErrorType::Protocol,
-                "edit-config cannot target startup; edit running or candidate and copy it to startup",
+                "the startup datastore cannot be edited; edit running or candidate and copy it to startup",
             )));
         }
         self.check_not_locked_by_other(session, target)
@@ -700,6 +725,7 @@ impl Store {
             Datastore::Candidate => self.candidate_lock = Some(session),
             Datastore::Startup => self.startup_lock = Some(session),
         }
+        self.lock_times.record(target);
         tracing::info!(session_id = session, datastore = %target, "datastore locked");
         Ok(())
     }
@@ -729,6 +755,7 @@ impl Store {
     /// Drops the lock of `session` on `target`. Releasing the candidate lock
     /// discards uncommitted changes made under it.
     fn release(&mut self, session: SessionId, target: Datastore) {
+        self.lock_times.clear(target);
         match target {
             Datastore::Running => self.running_lock = None,
             Datastore::Startup => self.startup_lock = None,

@@ -18,6 +18,10 @@ pub const ROLLBACK_ON_ERROR: &str = "urn:ietf:params:netconf:capability:rollback
 pub const VALIDATE: &str = "urn:ietf:params:netconf:capability:validate:1.1";
 /// The startup datastore, loaded at boot.
 pub const STARTUP: &str = "urn:ietf:params:netconf:capability:startup:1.0";
+/// The with-defaults capability (RFC 6243 section 4): explicit is the basic
+/// mode, and a `get`, `get-config` or `get-data` may request every other
+/// mode.
+pub const WITH_DEFAULTS: &str = "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -46,6 +50,8 @@ pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
     .collect();
 
     let context = schema::context()?;
+    capabilities.push(WITH_DEFAULTS.to_owned());
+    capabilities.push(super::yang_library::capability(context));
     for module in context.modules(false) {
         if INTERNAL_MODULES.contains(&module.name()) {
             continue;
@@ -89,5 +95,20 @@ mod tests {
                 .any(|uri| uri.contains("module=ietf-inet-types"))
         );
         assert!(!capabilities.iter().any(|uri| uri.contains("module=yang&")));
+    }
+
+    #[test]
+    fn with_defaults_and_yang_library_advertised() {
+        let capabilities = server_capabilities().expect("schema loads");
+        assert!(capabilities.contains(&WITH_DEFAULTS.to_owned()));
+        let context = schema::context().expect("schema loads");
+        let library = format!(
+            "urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id={}",
+            super::super::yang_library::content_id(context)
+        );
+        assert!(capabilities.contains(&library), "{capabilities:?}");
+        assert!(capabilities.iter().any(|uri| {
+            uri.ends_with("?module=ietf-netconf-nmda&revision=2019-01-07&features=with-defaults")
+        }));
     }
 }

@@ -40,6 +40,9 @@ pub enum ReplyBody {
     Ok,
     /// `<data>` with the given XML content.
     Data(String),
+    /// The output parameters of an operation defined in a YANG module, as
+    /// XML elements that declare their own namespace.
+    Output(String),
     /// One or more `rpc-error`s.
     Errors(Vec<RpcError>),
 }
@@ -112,6 +115,7 @@ pub fn write_reply(rpc: Option<&Element>, body: &ReplyBody, out: &mut String) {
             out.push_str(content);
             out.push_str("</data>");
         }
+        ReplyBody::Output(content) => out.push_str(content),
         ReplyBody::Errors(errors) => {
             for error in errors {
                 error.write_xml(out);

@@ -4,7 +4,7 @@ use crate::netconf::error::RpcError;
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::Element;
 
-use super::{OperationContext, params};
+use super::{OperationContext, nmda, params};
 
 /// Locks the `target` datastore for this session.
 pub async fn handle_lock(
@@ -12,7 +12,10 @@ pub async fn handle_lock(
     operation: &Element,
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["target"])?;
-    let target = params::datastore(operation, "target")?;
+    let target = match nmda::lock_target(operation, context.rpc) {
+        Some(target) => target?,
+        None => params::datastore(operation, "target")?,
+    };
     context.datastore().lock(context.session_id, target).await?;
     Ok(ReplyBody::Ok)
 }
@@ -23,7 +26,10 @@ pub async fn handle_unlock(
     operation: &Element,
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["target"])?;
-    let target = params::datastore(operation, "target")?;
+    let target = match nmda::lock_target(operation, context.rpc) {
+        Some(target) => target?,
+        None => params::datastore(operation, "target")?,
+    };
     context
         .datastore()
         .unlock(context.session_id, target)

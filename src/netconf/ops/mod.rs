@@ -11,15 +11,21 @@ mod copy_config;
 mod delete_config;
 mod discard_changes;
 mod edit_config;
+mod edit_data;
 mod get;
 mod get_config;
+mod get_data;
+mod get_schema;
 mod kill_session;
 mod lock;
+mod nmda;
 mod params;
 mod validate;
+pub mod with_defaults;
 mod ztp_rpcs;
 
 use super::error::{ErrorType, RpcError};
+use super::monitoring::NS_MONITORING;
 use super::rpc::ReplyBody;
 use super::session::Server;
 use super::xml::{Element, NS_BASE};
@@ -74,6 +80,9 @@ pub enum Operation {
     CancelCommit,
     DownloadCertificate,
     DeleteCertificate,
+    GetSchema,
+    GetData,
+    EditData,
 }
 
 impl Operation {
@@ -86,6 +95,9 @@ impl Operation {
             (Some(namespaces::PKI), "delete-certificate") => {
                 return Some(Operation::DeleteCertificate);
             }
+            (Some(NS_MONITORING), "get-schema") => return Some(Operation::GetSchema),
+            (Some(nmda::NS_NMDA), "get-data") => return Some(Operation::GetData),
+            (Some(nmda::NS_NMDA), "edit-data") => return Some(Operation::EditData),
             _ => {}
         }
         if element.namespace.as_deref() != Some(NS_BASE) {
@@ -140,6 +152,9 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::CancelCommit => cancel_commit::handle(context, element).await,
         Operation::DownloadCertificate => ztp_rpcs::download_certificate(context, element).await,
         Operation::DeleteCertificate => ztp_rpcs::delete_certificate(context, element).await,
+        Operation::GetSchema => get_schema::handle(context, element),
+        Operation::GetData => get_data::handle(context, element).await,
+        Operation::EditData => edit_data::handle(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
     };
     match result {

@@ -73,6 +73,25 @@ pub fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
     }
 }
 
+/// Rejects parameters other than `allowed`, given as (namespace, local
+/// name) pairs, naming the first unknown one.
+pub fn reject_unknown_in(operation: &Element, allowed: &[(&str, &str)]) -> Result<(), RpcError> {
+    for child in &operation.children {
+        let namespace = child.namespace.as_deref().unwrap_or("");
+        if !allowed.contains(&(namespace, child.name.as_str())) {
+            return Err(RpcError::unknown_element(
+                ErrorType::Protocol,
+                &child.name,
+                format!(
+                    "<{}> in namespace {namespace:?} is not a parameter of <{}>",
+                    child.name, operation.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Rejects parameters other than `allowed`, naming the first unknown one.
 pub fn reject_unknown(operation: &Element, allowed: &[&str]) -> Result<(), RpcError> {
     for child in &operation.children {
