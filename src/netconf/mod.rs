@@ -5,7 +5,8 @@
 //! SSH server that hands each `netconf` subsystem channel to a session.
 //! `session` runs the hello exchange and the request loop, `rpc` reads the
 //! `<rpc>` envelope and writes replies, and `ops` holds one module per
-//! operation behind a single dispatcher.
+//! operation behind a single dispatcher. `output` is the single writer of
+//! each session.
 
 pub mod auth;
 pub mod capabilities;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod framing;
 pub mod host_key;
 pub mod ops;
+pub mod output;
 pub mod rpc;
 pub mod session;
 pub mod sessions;
