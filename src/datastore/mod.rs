@@ -8,19 +8,21 @@
 //! session ──Request──▶ datastore thread ──reply──▶ session
 //!                          │
 //!                          ├─▶ running.xml (saved on every change of running)
-//!                          └─▶ commit hook (publishes running to the reconciler)
+//!                          ├─▶ commit hook (publishes running to the reconciler)
+//!                          └─▶ change listener (the edits, for notifications)
 //! ```
 //!
 //! Every change is made on a copy, validated, and only then swapped in, so
 //! a rejected edit leaves every datastore as it was.
 
+pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod filter;
 pub mod libyang_error;
 pub mod normalize;
 pub mod persist;
-mod raw;
+pub(crate) mod raw;
 
 use std::fmt;
 use std::path::Path;
@@ -31,6 +33,7 @@ use yang3::data::{
     DataValidationFlags,
 };
 
+pub use diff::{ChangeListener, RunningChange};
 pub use edit::DefaultOperation;
 pub use error::DatastoreError;
 use libyang_error::LibyangError;
@@ -123,6 +126,10 @@ enum Request {
     },
     EndSession {
         session: SessionId,
+        reply: oneshot::Sender<()>,
+    },
+    SetChangeListener {
+        listener: ChangeListener,
         reply: oneshot::Sender<()>,
     },
 }
@@ -253,6 +260,20 @@ impl DatastoreHandle {
         .await
     }
 
+    /// Makes `listener` the one that the datastore thread calls after every
+    /// change of running, replacing any earlier one. Changes made after
+    /// this returns reach the listener.
+    pub async fn set_change_listener(&self, listener: ChangeListener) -> Result<(), RpcError> {
+        let (reply, done) = oneshot::channel();
+        let stopped =
+            || RpcError::operation_failed(ErrorType::Application, "the datastore is shutting down");
+        self.requests
+            .send(Request::SetChangeListener { listener, reply })
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())
+    }
+
     /// Releases everything `session` holds. Waits until that is done.
     pub async fn end_session(&self, session: SessionId) {
         let (reply, done) = oneshot::channel();
@@ -277,6 +298,7 @@ struct Store {
     candidate_lock: Option<SessionId>,
     file: RunningFile,
     hook: CommitHook,
+    change_listener: Option<ChangeListener>,
 }
 
 impl Store {
@@ -329,6 +351,7 @@ impl Store {
             candidate_lock: None,
             file,
             hook,
+            change_listener: None,
         })
     }
 
@@ -386,6 +409,10 @@ impl Store {
             }
             Request::EndSession { session, reply } => {
                 self.end_session(session);
+                let _ = reply.send(());
+            }
+            Request::SetChangeListener { listener, reply } => {
+                self.change_listener = Some(listener);
                 let _ = reply.send(());
             }
         }
@@ -488,7 +515,8 @@ impl Store {
         Ok(())
     }
 
-    /// Saves `tree` as running, makes it current and publishes it.
+    /// Saves `tree` as running, makes it current and publishes it. Session 0
+    /// is the server itself, for the changes it makes on its own.
     fn replace_running(
         &mut self,
         tree: DataTree<'static>,
@@ -504,6 +532,18 @@ impl Store {
             tracing::debug!(session_id = session, diff = %text, "running configuration changes");
         }
 
+        // The listener needs the edits, which only exist while both trees do.
+        let edits = match self.change_listener {
+            Some(_) => match diff::edits(&self.running, &tree) {
+                Ok(edits) => Some(edits),
+                Err(err) => {
+                    tracing::error!(session_id = session, error = %err, "cannot list the configuration changes; no change notification is sent");
+                    None
+                }
+            },
+            None => None,
+        };
+
         if let Err(err) = self.file.save(&xml) {
             tracing::error!(path = %self.file.path().display(), error = %err, "cannot save the running configuration");
             return Err(DatastoreError::Storage(err.to_string()).to_rpc_error(None));
@@ -511,6 +551,11 @@ impl Store {
         self.running = tree;
         tracing::info!(session_id = session, "running configuration changed");
         (self.hook)(&self.running);
+        if let (Some(listener), Some(edits)) = (self.change_listener.as_mut(), edits)
+            && !edits.is_empty()
+        {
+            listener(&RunningChange { session, edits });
+        }
         Ok(())
     }
 
