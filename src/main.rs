@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use ztpd::config::{Config, LogFormat};
 use ztpd::datastore::DatastoreHandle;
 use ztpd::netconf::capabilities::server_capabilities;
+use ztpd::netconf::notifications::events;
 use ztpd::netconf::session::{Server, SessionSettings};
 use ztpd::netconf::transport::{Listener, TransportSettings};
 use ztpd::pki::PkiStore;
@@ -227,6 +228,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         shutdown.clone(),
     );
+    // netconf-config-change notifications for every change of running.
+    server
+        .datastore()
+        .set_change_listener(events::config_change_listener(
+            server.notifications().clone(),
+            server.session_registry(),
+        ))
+        .await?;
+
     let listener = Listener::bind(TransportSettings::from_config(&config)).await?;
     for address in listener.local_addrs() {
         tracing::info!(%address, "NETCONF server listening");

@@ -10,6 +10,10 @@ pub const BASE_1_1: &str = "urn:ietf:params:netconf:base:1.1";
 pub const WRITABLE_RUNNING: &str = "urn:ietf:params:netconf:capability:writable-running:1.0";
 /// The candidate datastore with `commit` and `discard-changes`.
 pub const CANDIDATE: &str = "urn:ietf:params:netconf:capability:candidate:1.0";
+/// Event notifications with `create-subscription` (RFC 5277).
+pub const NOTIFICATION: &str = "urn:ietf:params:netconf:capability:notification:1.0";
+/// Requests are served while a subscription is active (RFC 5277 section 6).
+pub const INTERLEAVE: &str = "urn:ietf:params:netconf:capability:interleave:1.0";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -23,10 +27,17 @@ const INTERNAL_MODULES: &[&str] = &[
 /// capabilities, then one per YANG module in the form of RFC 6020 section
 /// 5.6.4 (`namespace?module=name&revision=date[&features=a,b]`).
 pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
-    let mut capabilities: Vec<String> = [BASE_1_0, BASE_1_1, WRITABLE_RUNNING, CANDIDATE]
-        .iter()
-        .map(|uri| (*uri).to_owned())
-        .collect();
+    let mut capabilities: Vec<String> = [
+        BASE_1_0,
+        BASE_1_1,
+        WRITABLE_RUNNING,
+        CANDIDATE,
+        NOTIFICATION,
+        INTERLEAVE,
+    ]
+    .iter()
+    .map(|uri| (*uri).to_owned())
+    .collect();
 
     let context = schema::context()?;
     for module in context.modules(false) {

@@ -6,13 +6,15 @@
 //! `session` runs the hello exchange and the request loop, `rpc` reads the
 //! `<rpc>` envelope and writes replies, and `ops` holds one module per
 //! operation behind a single dispatcher. `output` is the single writer of
-//! each session.
+//! each session, and `notifications` the event bus and the subscriptions of
+//! RFC 5277.
 
 pub mod auth;
 pub mod capabilities;
 pub mod error;
 pub mod framing;
 pub mod host_key;
+pub mod notifications;
 pub mod ops;
 pub mod output;
 pub mod rpc;

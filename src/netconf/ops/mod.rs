@@ -6,6 +6,7 @@
 
 mod close_session;
 mod commit;
+mod create_subscription;
 mod discard_changes;
 mod edit_config;
 mod get;
@@ -14,6 +15,8 @@ mod lock;
 mod params;
 
 use super::error::{ErrorType, RpcError};
+use super::notifications::NS_NOTIFICATION;
+use super::notifications::subscription::SessionSubscription;
 use super::rpc::ReplyBody;
 use super::session::Server;
 use super::xml::{Element, NS_BASE};
@@ -32,6 +35,8 @@ pub struct OperationContext<'a> {
     /// The `<rpc>` element, for namespace declarations that parameters
     /// inherit.
     pub rpc: &'a Element,
+    /// The session's notification subscription (RFC 5277).
+    pub subscription: &'a SessionSubscription,
 }
 
 impl OperationContext<'_> {
@@ -60,11 +65,15 @@ pub enum Operation {
     Lock,
     Unlock,
     CloseSession,
+    CreateSubscription,
 }
 
 impl Operation {
     /// Identifies the operation of an operation element.
     pub fn from_element(element: &Element) -> Option<Operation> {
+        if element.is(NS_NOTIFICATION, "create-subscription") {
+            return Some(Operation::CreateSubscription);
+        }
         if element.namespace.as_deref() != Some(NS_BASE) {
             return None;
         }
@@ -106,6 +115,7 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::Lock => lock::handle_lock(context, element).await,
         Operation::Unlock => lock::handle_unlock(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
+        Operation::CreateSubscription => create_subscription::handle(context, element),
     };
     match result {
         Ok(body) => Outcome::Reply(body),
