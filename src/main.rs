@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use ztpd::config::{Config, LogFormat};
 use ztpd::datastore::DatastoreHandle;
 use ztpd::netconf::capabilities::server_capabilities;
+use ztpd::netconf::notifications::events;
 use ztpd::netconf::session::{Server, SessionSettings};
 use ztpd::netconf::transport::{Listener, TransportSettings};
 use ztpd::pki::PkiStore;
@@ -229,6 +230,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
         control,
     );
+    // netconf-config-change notifications for every change of running.
+    server
+        .datastore()
+        .set_change_listener(events::config_change_listener(
+            server.notifications().clone(),
+            server.session_registry(),
+        ))
+        .await?;
+    // netconf-confirmed-commit notifications for every confirmed commit step.
+    server
+        .datastore()
+        .set_confirmed_listener(events::confirmed_commit_listener(
+            server.notifications().clone(),
+            server.session_registry(),
+        ))
+        .await?;
+
     let listener = Listener::bind(TransportSettings::from_config(&config)).await?;
     for address in listener.local_addrs() {
         tracing::info!(%address, "NETCONF server listening");

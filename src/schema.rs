@@ -36,6 +36,12 @@ pub const MODULES: &[ModuleSource] = &[
         text: include_str!("../yang/ietf/ietf-netconf.yang"),
     },
     ModuleSource {
+        name: "ietf-netconf-notifications",
+        revision: "2012-02-06",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-netconf-notifications.yang"),
+    },
+    ModuleSource {
         name: "ztpd-ssl",
         revision: "2026-12-04",
         features: &[],

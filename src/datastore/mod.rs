@@ -8,12 +8,14 @@
 //! session ──Request──▶ datastore thread ──reply──▶ session
 //!                          │
 //!                          ├─▶ running.xml (saved on every change of running)
-//!                          └─▶ commit hook (publishes running to the reconciler)
+//!                          ├─▶ commit hook (publishes running to the reconciler)
+//!                          └─▶ change listener (the edits, for notifications)
 //! ```
 //!
 //! Every change is made on a copy, validated, and only then swapped in, so
 //! a rejected edit leaves every datastore as it was.
 
+pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod filter;
@@ -22,7 +24,7 @@ pub mod lock_state;
 pub mod normalize;
 pub mod operations;
 pub mod persist;
-mod raw;
+pub(crate) mod raw;
 pub mod read;
 
 use std::collections::BTreeSet;
@@ -35,12 +37,16 @@ use yang3::data::{
     DataValidationFlags,
 };
 
+pub use diff::{ChangeListener, RunningChange};
 pub use edit::DefaultOperation;
 pub use error::DatastoreError;
 use libyang_error::LibyangError;
 pub use lock_state::LockInfo;
 use operations::PendingConfirm;
-pub use operations::{Confirmed, EditOptions, ErrorOption, Source, TestOption};
+pub use operations::{
+    Confirmed, ConfirmedCommitChange, ConfirmedListener, EditOptions, ErrorOption, Source,
+    TestOption,
+};
 use persist::RunningFile;
 use raw::RawTree;
 pub use read::{ReadRequest, ReadSource, WithDefaults};
@@ -172,6 +178,14 @@ enum Request {
     Locks {
         reply: Reply<Vec<LockInfo>>,
     },
+    SetChangeListener {
+        listener: ChangeListener,
+        reply: oneshot::Sender<()>,
+    },
+    SetConfirmedListener {
+        listener: ConfirmedListener,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Errors of opening the datastores.
@@ -300,6 +314,20 @@ impl DatastoreHandle {
         .await
     }
 
+    /// Makes `listener` the one that the datastore thread calls after every
+    /// change of running, replacing any earlier one. Changes made after
+    /// this returns reach the listener.
+    pub async fn set_change_listener(&self, listener: ChangeListener) -> Result<(), RpcError> {
+        let (reply, done) = oneshot::channel();
+        let stopped =
+            || RpcError::operation_failed(ErrorType::Application, "the datastore is shutting down");
+        self.requests
+            .send(Request::SetChangeListener { listener, reply })
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())
+    }
+
     /// Releases everything `session` holds. Waits until that is done.
     pub async fn end_session(&self, session: SessionId) {
         let (reply, done) = oneshot::channel();
@@ -334,6 +362,8 @@ struct Store {
     lock_times: lock_state::LockTimes,
     file: RunningFile,
     hook: CommitHook,
+    change_listener: Option<ChangeListener>,
+    confirmed_listener: Option<ConfirmedListener>,
 }
 
 impl Store {
@@ -397,6 +427,8 @@ impl Store {
             lock_times: lock_state::LockTimes::default(),
             file,
             hook,
+            change_listener: None,
+            confirmed_listener: None,
         })
     }
 
@@ -509,6 +541,14 @@ impl Store {
             }
             Request::Locks { reply } => {
                 let _ = reply.send(self.locks());
+            }
+            Request::SetChangeListener { listener, reply } => {
+                self.change_listener = Some(listener);
+                let _ = reply.send(());
+            }
+            Request::SetConfirmedListener { listener, reply } => {
+                self.confirmed_listener = Some(listener);
+                let _ = reply.send(());
             }
         }
     }
@@ -633,7 +673,8 @@ impl Store {
         }
     }
 
-    /// Saves `tree` as running, makes it current and publishes it.
+    /// Saves `tree` as running, makes it current and publishes it. Session 0
+    /// is the server itself, for the changes it makes on its own.
     fn replace_running(
         &mut self,
         tree: DataTree<'static>,
@@ -649,6 +690,18 @@ impl Store {
             tracing::debug!(session_id = session, diff = %text, "running configuration changes");
         }
 
+        // The listener needs the edits, which only exist while both trees do.
+        let edits = match self.change_listener {
+            Some(_) => match diff::edits(&self.running, &tree) {
+                Ok(edits) => Some(edits),
+                Err(err) => {
+                    tracing::error!(session_id = session, error = %err, "cannot list the configuration changes; no change notification is sent");
+                    None
+                }
+            },
+            None => None,
+        };
+
         if let Err(err) = self.file.save(&xml) {
             tracing::error!(path = %self.file.path().display(), error = %err, "cannot save the running configuration");
             return Err(DatastoreError::Storage(err.to_string()).to_rpc_error(None));
@@ -656,6 +709,11 @@ impl Store {
         self.running = tree;
         tracing::info!(session_id = session, "running configuration changed");
         (self.hook)(&self.running);
+        if let (Some(listener), Some(edits)) = (self.change_listener.as_mut(), edits)
+            && !edits.is_empty()
+        {
+            listener(&RunningChange { session, edits });
+        }
         Ok(())
     }
 

@@ -72,6 +72,32 @@ pub struct Confirmed {
     pub persist: Option<String>,
 }
 
+/// A step of a confirmed commit, reported to the confirmed-commit
+/// listener (the source of RFC 6470 `netconf-confirmed-commit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmedCommitChange {
+    /// A confirmed commit started; it is undone after `timeout`.
+    Start {
+        session: SessionId,
+        timeout: Duration,
+    },
+    /// A follow-up confirmed commit set a new timeout.
+    Extend {
+        session: SessionId,
+        timeout: Duration,
+    },
+    /// `cancel-commit`, or the end of the session, undid the commit.
+    Cancel { session: SessionId },
+    /// A confirming commit completed it.
+    Complete { session: SessionId },
+    /// The timeout expired and running was restored.
+    Timeout,
+}
+
+/// Called on the datastore thread for every step of a confirmed commit. It
+/// must not block, because every datastore request waits for it.
+pub type ConfirmedListener = Box<dyn FnMut(&ConfirmedCommitChange) + Send>;
+
 /// A confirmed commit waiting for its confirmation.
 pub(super) struct PendingConfirm {
     /// The session that made it.
@@ -311,6 +337,7 @@ impl Store {
             if self.pending_confirm.take().is_some() {
                 self.forget_rollback();
                 tracing::info!(session_id = session, "confirmed commit confirmed");
+                self.report_confirmed(&ConfirmedCommitChange::Complete { session });
             }
             return Ok(None);
         };
@@ -349,6 +376,7 @@ impl Store {
             }
             return Err(err);
         }
+        let extended = earlier.is_some();
         self.candidate_modified = false;
         self.candidate_editors.clear();
         self.confirm_generation += 1;
@@ -364,6 +392,13 @@ impl Store {
             persistent = confirmed.persist.is_some(),
             "confirmed commit started"
         );
+        let timeout = confirmed.timeout;
+        let change = if extended {
+            ConfirmedCommitChange::Extend { session, timeout }
+        } else {
+            ConfirmedCommitChange::Start { session, timeout }
+        };
+        self.report_confirmed(&change);
         Ok(Some(self.confirm_generation))
     }
 
@@ -456,7 +491,7 @@ impl Store {
             }
             (None, None) => {}
         }
-        self.roll_back_confirmed(session, "cancelled")
+        self.roll_back_confirmed(session, RollbackReason::Cancelled)
     }
 
     /// Handles the expiry of the timer of confirmed commit `generation`.
@@ -466,7 +501,7 @@ impl Store {
             .as_ref()
             .map(|pending| pending.generation);
         if current == Some(generation)
-            && let Err(err) = self.roll_back_confirmed(0, "timed out")
+            && let Err(err) = self.roll_back_confirmed(0, RollbackReason::Timeout)
         {
             tracing::error!(error = %err, "cannot restore the configuration after the confirmed commit timed out");
         }
@@ -479,13 +514,17 @@ impl Store {
             .pending_confirm
             .as_ref()
             .is_some_and(|pending| pending.persist.is_none() && pending.owner == session);
-        if owned && let Err(err) = self.roll_back_confirmed(session, "session ended") {
+        if owned && let Err(err) = self.roll_back_confirmed(session, RollbackReason::SessionEnded) {
             tracing::error!(error = %err, "cannot restore the configuration after the session ended");
         }
     }
 
     /// Restores running from before the pending confirmed commit.
-    fn roll_back_confirmed(&mut self, session: SessionId, reason: &str) -> Result<(), RpcError> {
+    fn roll_back_confirmed(
+        &mut self,
+        session: SessionId,
+        reason: RollbackReason,
+    ) -> Result<(), RpcError> {
         let Some(pending) = self.pending_confirm.take() else {
             return Ok(());
         };
@@ -495,8 +534,26 @@ impl Store {
         if !self.candidate_modified {
             self.reset_candidate()?;
         }
-        tracing::warn!(session_id = session, reason, "confirmed commit rolled back");
+        tracing::warn!(
+            session_id = session,
+            reason = reason.as_str(),
+            "confirmed commit rolled back"
+        );
+        let change = match reason {
+            RollbackReason::Timeout => ConfirmedCommitChange::Timeout,
+            RollbackReason::Cancelled | RollbackReason::SessionEnded => {
+                ConfirmedCommitChange::Cancel { session }
+            }
+        };
+        self.report_confirmed(&change);
         Ok(())
+    }
+
+    /// Tells the confirmed-commit listener, if any, about `change`.
+    fn report_confirmed(&mut self, change: &ConfirmedCommitChange) {
+        if let Some(listener) = self.confirmed_listener.as_mut() {
+            listener(change);
+        }
     }
 
     fn forget_rollback(&self) {
@@ -514,5 +571,41 @@ impl Store {
             None if pending.owner != session => Some(pending.owner),
             None => None,
         }
+    }
+}
+
+/// Why a confirmed commit is undone.
+#[derive(Debug, Clone, Copy)]
+enum RollbackReason {
+    Timeout,
+    Cancelled,
+    SessionEnded,
+}
+
+impl RollbackReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            RollbackReason::Timeout => "timed out",
+            RollbackReason::Cancelled => "cancelled",
+            RollbackReason::SessionEnded => "session ended",
+        }
+    }
+}
+
+impl DatastoreHandle {
+    /// Makes `listener` the one that the datastore thread calls for every
+    /// step of a confirmed commit, replacing any earlier one.
+    pub async fn set_confirmed_listener(
+        &self,
+        listener: ConfirmedListener,
+    ) -> Result<(), RpcError> {
+        let (reply, done) = oneshot::channel();
+        let stopped =
+            || RpcError::operation_failed(ErrorType::Application, "the datastore is shutting down");
+        self.requests
+            .send(Request::SetConfirmedListener { listener, reply })
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())
     }
 }

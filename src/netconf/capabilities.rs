@@ -22,6 +22,10 @@ pub const STARTUP: &str = "urn:ietf:params:netconf:capability:startup:1.0";
 /// mode, and a `get`, `get-config` or `get-data` may request every other
 /// mode.
 pub const WITH_DEFAULTS: &str = "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim";
+/// Event notifications with `create-subscription` (RFC 5277).
+pub const NOTIFICATION: &str = "urn:ietf:params:netconf:capability:notification:1.0";
+/// Requests are served while a subscription is active (RFC 5277 section 6).
+pub const INTERLEAVE: &str = "urn:ietf:params:netconf:capability:interleave:1.0";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -44,6 +48,8 @@ pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
         ROLLBACK_ON_ERROR,
         VALIDATE,
         STARTUP,
+        NOTIFICATION,
+        INTERLEAVE,
     ]
     .iter()
     .map(|uri| (*uri).to_owned())

@@ -5,7 +5,9 @@
 //! SSH server that hands each `netconf` subsystem channel to a session.
 //! `session` runs the hello exchange and the request loop, `rpc` reads the
 //! `<rpc>` envelope and writes replies, and `ops` holds one module per
-//! operation behind a single dispatcher.
+//! operation behind a single dispatcher. `output` is the single writer of
+//! each session, and `notifications` the event bus and the subscriptions of
+//! RFC 5277.
 
 pub mod auth;
 pub mod capabilities;
@@ -13,7 +15,9 @@ pub mod error;
 pub mod framing;
 pub mod host_key;
 pub mod monitoring;
+pub mod notifications;
 pub mod ops;
+pub mod output;
 pub mod rpc;
 pub mod session;
 pub mod sessions;

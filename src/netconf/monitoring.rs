@@ -262,7 +262,6 @@ mod tests {
             login_time: time::OffsetDateTime::now_utc(),
             counters: Arc::default(),
             kill: CancellationToken::new(),
-            killed_by: Arc::default(),
         };
         server.sessions().register(7, entry.clone());
         server.sessions().count_rpc(&entry.counters, false, true);

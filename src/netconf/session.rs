@@ -1,10 +1,15 @@
 //! One NETCONF session: the hello exchange, then requests and replies until
 //! the client closes the session or the channel.
 //!
+//! After the hello exchange the stream is split: the request loop reads,
+//! and one writer task writes the replies and the notifications of the
+//! session's subscription, each message whole.
+//!
 //! ```text
-//! SSH channel ─▶ MessageStream (framing) ─▶ Request::parse ─▶ ops::dispatch
-//!                      ▲                                           │
-//!                      └──────────────── write_reply ◀─────────────┘
+//! SSH channel ─▶ MessageReader ─▶ Request::parse ─▶ ops::dispatch
+//!                                                        │ reply
+//!      ▲                         subscription ──────┐    ▼
+//!      └──── MessageWriter ◀── writer task ◀── Output queue
 //! ```
 
 use std::sync::Arc;
@@ -17,10 +22,14 @@ use tracing::Instrument;
 use super::capabilities::{BASE_1_0, BASE_1_1};
 use super::error::{ErrorType, RpcError};
 use super::framing::{Framing, FramingError};
+use super::notifications::NotificationBus;
+use super::notifications::events::{SessionIdentity, TerminationReason};
+use super::notifications::subscription::SessionSubscription;
 use super::ops::{self, OperationContext, Outcome, StateSource};
+use super::output::{self, Output, OutputClosed};
 use super::rpc::{self, ReplyBody, Request};
 use super::sessions::{Counters, SessionEntry, SessionRegistry};
-use super::stream::{MessageStream, StreamError};
+use super::stream::{MessageReader, MessageStream, StreamError};
 use super::transport::{PeerInfo, SessionStarter, SubsystemIo};
 use super::xml::{self, NS_BASE, escape};
 use crate::datastore::{DatastoreHandle, SessionId};
@@ -43,7 +52,8 @@ pub struct Server {
     settings: SessionSettings,
     next_session_id: AtomicU32,
     shutdown: CancellationToken,
-    sessions: SessionRegistry,
+    sessions: Arc<SessionRegistry>,
+    notifications: NotificationBus,
     ztp: Control,
 }
 
@@ -73,6 +83,14 @@ enum SessionError {
     Shutdown,
     #[error("the session was killed")]
     Killed,
+    #[error("cannot write to the client: the writer task ended")]
+    OutputClosed,
+}
+
+impl From<OutputClosed> for SessionError {
+    fn from(_: OutputClosed) -> Self {
+        SessionError::OutputClosed
+    }
 }
 
 impl Server {
@@ -93,7 +111,8 @@ impl Server {
             settings,
             next_session_id: AtomicU32::new(1),
             shutdown,
-            sessions: SessionRegistry::default(),
+            sessions: Arc::default(),
+            notifications: NotificationBus::new(),
             ztp,
         })
     }
@@ -116,6 +135,17 @@ impl Server {
     /// The open sessions and server statistics.
     pub fn sessions(&self) -> &SessionRegistry {
         &self.sessions
+    }
+
+    /// The open sessions and server statistics, for code that outlives a
+    /// borrow of the server.
+    pub fn session_registry(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.sessions)
+    }
+
+    /// The event bus of the `NETCONF` notification stream.
+    pub fn notifications(&self) -> &NotificationBus {
+        &self.notifications
     }
 
     /// The capabilities of the server hello.
@@ -143,20 +173,27 @@ impl Server {
         );
         async {
             tracing::info!("NETCONF session started");
-            let mut stream = MessageStream::new_for_hello(io, self.settings.max_message_size);
+            let stream = MessageStream::new_for_hello(io, self.settings.max_message_size);
             let entry = SessionEntry {
                 user: peer.user.clone(),
                 peer: peer.addr,
                 login_time: time::OffsetDateTime::now_utc(),
                 counters: Arc::default(),
                 kill: self.shutdown.child_token(),
-                killed_by: Arc::default(),
             };
-            let result = self.serve(session_id, &entry, &mut stream).await;
+            let identity = SessionIdentity::new(session_id, &peer);
+            let result = self.serve(session_id, &entry, &identity, stream).await;
             let dropped = !matches!(result, Ok(Ending::CloseSession));
-            self.sessions.unregister(session_id, dropped);
+            let killed_by = self.sessions.take_killer(session_id);
+            // Locks and a confirmed commit are released while the session is
+            // still registered, so their notifications can name it.
             self.datastore.end_session(session_id).await;
-            let _ = stream.shutdown().await;
+            self.sessions.unregister(session_id, dropped);
+            self.notifications.publish_session_end(
+                &identity,
+                termination_reason(&result),
+                killed_by,
+            );
             match result {
                 Ok(_) => tracing::info!("NETCONF session ended"),
                 Err(SessionError::Shutdown) => {
@@ -170,19 +207,69 @@ impl Server {
         .await;
     }
 
+    /// Runs the session on `stream` and shuts the stream down at its end.
     async fn serve(
         &self,
         session_id: SessionId,
         entry: &SessionEntry,
-        stream: &mut MessageStream<Box<dyn SubsystemIo>>,
+        identity: &SessionIdentity,
+        mut stream: MessageStream<Box<dyn SubsystemIo>>,
     ) -> Result<Ending, SessionError> {
+        // A session can be killed as soon as its id is known, which the
+        // client learns from the server hello.
+        self.sessions.register(session_id, entry.clone());
+        if let Err(err) = self
+            .exchange_hellos(session_id, &entry.kill, &mut stream)
+            .await
+        {
+            let _ = stream.shutdown().await;
+            return Err(err);
+        }
+        self.notifications.publish_session_start(identity);
+
+        let (reader, writer) = stream.into_split();
+        let (output, output_task) = output::spawn(writer);
+        let subscription = SessionSubscription::new(
+            session_id,
+            self.notifications.clone(),
+            Arc::clone(&self.sessions),
+            Arc::clone(&entry.counters),
+        );
+        let result = self
+            .serve_requests(session_id, entry, reader, &output, &subscription)
+            .await;
+
+        // The writer ends, after writing what is queued, once the last
+        // Output is dropped. The subscription task has a clone.
+        subscription.end().await;
+        drop(output);
+        let written = output_task.finish().await;
+        match (result, written) {
+            (Err(SessionError::OutputClosed), Err(err)) => Err(SessionError::Write(err)),
+            (Ok(_), Err(err)) => Err(SessionError::Write(err)),
+            (result, _) => result,
+        }
+    }
+
+    /// Sends the server hello, reads the client's and switches the framing.
+    async fn exchange_hellos(
+        &self,
+        session_id: SessionId,
+        kill: &CancellationToken,
+        stream: &mut MessageStream<Box<dyn SubsystemIo>>,
+    ) -> Result<(), SessionError> {
         // Hello exchange: the server speaks first, in end-of-message framing.
         stream
             .write_message(self.hello(session_id).as_bytes())
             .await?;
         let hello_read = tokio::select! {
             read = tokio::time::timeout(self.settings.hello_timeout, stream.read_message()) => read,
-            () = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
+            () = kill.cancelled() => {
+                if self.shutdown.is_cancelled() {
+                    return Err(SessionError::Shutdown);
+                }
+                return Err(SessionError::Killed);
+            }
         };
         let hello = match hello_read {
             Err(_) => return Err(SessionError::HelloTimeout(self.settings.hello_timeout)),
@@ -197,15 +284,24 @@ impl Server {
             }
         };
         stream.set_framing(framing);
-        self.sessions.register(session_id, entry.clone());
         tracing::debug!(?framing, "hello exchanged");
+        Ok(())
+    }
 
-        // Requests until close-session or end of input.
+    /// Serves requests until close-session or end of input.
+    async fn serve_requests(
+        &self,
+        session_id: SessionId,
+        entry: &SessionEntry,
+        mut reader: MessageReader<tokio::io::ReadHalf<Box<dyn SubsystemIo>>>,
+        output: &Output,
+        subscription: &SessionSubscription,
+    ) -> Result<Ending, SessionError> {
         loop {
             // Reading is cancel-safe, so a shutdown between requests loses
             // nothing.
             let read = tokio::select! {
-                read = stream.read_message() => read,
+                read = reader.read_message() => read,
                 () = entry.kill.cancelled() => {
                     if self.shutdown.is_cancelled() {
                         return Err(SessionError::Shutdown);
@@ -225,7 +321,7 @@ impl Server {
                     let mut reply = String::new();
                     rpc::write_reply(None, &ReplyBody::Errors(vec![error]), &mut reply);
                     self.sessions.count_rpc(&entry.counters, true, true);
-                    stream.write_message(reply.as_bytes()).await?;
+                    output.send(reply).await?;
                     continue;
                 }
                 Err(err) => return Err(err.into()),
@@ -248,6 +344,7 @@ impl Server {
                         session_id,
                         server: self,
                         rpc: &request.rpc,
+                        subscription,
                     };
                     let outcome = match request.operation() {
                         Ok(operation) => ops::dispatch(&context, operation).await,
@@ -263,7 +360,9 @@ impl Server {
                     close
                 }
             };
-            stream.write_message(reply.as_bytes()).await?;
+            output.send(reply).await?;
+            // A subscription created by this request starts after its reply.
+            subscription.start_pending(output);
             if close {
                 return Ok(Ending::CloseSession);
             }
@@ -281,6 +380,28 @@ impl Server {
         hello.push_str(&session_id.to_string());
         hello.push_str("</session-id></hello>");
         hello
+    }
+}
+
+/// Maps how a session ended to the `termination-reason` of its
+/// `netconf-session-end` notification.
+fn termination_reason(result: &Result<Ending, SessionError>) -> TerminationReason {
+    match result {
+        Ok(Ending::CloseSession) => TerminationReason::Closed,
+        Ok(Ending::EndOfInput) => TerminationReason::Dropped,
+        Err(SessionError::Killed) => TerminationReason::Killed,
+        Err(SessionError::HelloTimeout(_)) => TerminationReason::Timeout,
+        Err(SessionError::BadHello(_)) => TerminationReason::BadHello,
+        Err(SessionError::Read(StreamError::Framing(FramingError::Malformed(_)))) => {
+            TerminationReason::Other
+        }
+        Err(
+            SessionError::Read(_)
+            | SessionError::Write(_)
+            | SessionError::OutputClosed
+            | SessionError::NoHello,
+        ) => TerminationReason::Dropped,
+        Err(SessionError::Shutdown) => TerminationReason::Other,
     }
 }
 
@@ -351,6 +472,39 @@ mod tests {
     #[test]
     fn hello_without_base_rejected() {
         assert!(negotiate_framing(&hello(&["urn:example:other"])).is_err());
+    }
+
+    #[test]
+    fn termination_reasons_follow_rfc_6470() {
+        let cases = [
+            (Ok(Ending::CloseSession), TerminationReason::Closed),
+            (Ok(Ending::EndOfInput), TerminationReason::Dropped),
+            (Err(SessionError::Killed), TerminationReason::Killed),
+            (
+                Err(SessionError::HelloTimeout(Duration::from_secs(1))),
+                TerminationReason::Timeout,
+            ),
+            (
+                Err(SessionError::BadHello("no base".into())),
+                TerminationReason::BadHello,
+            ),
+            (Err(SessionError::NoHello), TerminationReason::Dropped),
+            (Err(SessionError::OutputClosed), TerminationReason::Dropped),
+            (
+                Err(SessionError::Read(StreamError::Truncated)),
+                TerminationReason::Dropped,
+            ),
+            (
+                Err(SessionError::Read(StreamError::Framing(
+                    FramingError::Malformed("bad chunk".into()),
+                ))),
+                TerminationReason::Other,
+            ),
+            (Err(SessionError::Shutdown), TerminationReason::Other),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(termination_reason(&result), expected, "{result:?}");
+        }
     }
 
     #[test]

@@ -40,9 +40,6 @@ pub struct SessionEntry {
     pub counters: Arc<Counters>,
     /// Cancelled to end the session, for example by `kill-session`.
     pub kill: CancellationToken,
-    /// The session that killed this one with `kill-session`; 0 while none
-    /// did.
-    pub killed_by: Arc<AtomicU32>,
 }
 
 /// Server-wide statistics (RFC 6022 `statistics`).
@@ -60,6 +57,9 @@ pub struct Statistics {
 pub struct SessionRegistry {
     sessions: Mutex<BTreeMap<SessionId, SessionEntry>>,
     statistics: Statistics,
+    /// The session that killed each killed session, until the killed
+    /// session ends and reports it (`killed-by` of `netconf-session-end`).
+    killers: Mutex<BTreeMap<SessionId, SessionId>>,
 }
 
 impl Default for SessionRegistry {
@@ -73,6 +73,7 @@ impl Default for SessionRegistry {
                 dropped_sessions: AtomicU32::new(0),
                 counters: Counters::default(),
             },
+            killers: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -97,19 +98,45 @@ impl SessionRegistry {
         if self.lock().remove(&id).is_some() && dropped {
             Counters::increment(&self.statistics.dropped_sessions);
         }
+        self.lock_killers().remove(&id);
     }
 
-    /// Ends the session `id` on behalf of session `by`. Returns false when
-    /// no such session is open.
-    pub fn kill(&self, id: SessionId, by: SessionId) -> bool {
-        match self.lock().get(&id) {
-            Some(entry) => {
-                entry.killed_by.store(by, Ordering::Relaxed);
-                entry.kill.cancel();
-                true
-            }
-            None => false,
-        }
+    fn lock_killers(&self) -> MutexGuard<'_, BTreeMap<SessionId, SessionId>> {
+        self.killers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns a copy of the open session `id`.
+    pub fn get(&self, id: SessionId) -> Option<SessionEntry> {
+        self.lock().get(&id).cloned()
+    }
+
+    /// Ends the session `id` on behalf of session `killer`, which its
+    /// `netconf-session-end` notification names in `killed-by`. Returns
+    /// false when no such session is open.
+    pub fn kill_by(&self, id: SessionId, killer: SessionId) -> bool {
+        let sessions = self.lock();
+        let Some(entry) = sessions.get(&id) else {
+            return false;
+        };
+        self.lock_killers().insert(id, killer);
+        entry.kill.cancel();
+        true
+    }
+
+    /// Returns the session that killed session `id` through
+    /// [`SessionRegistry::kill_by`], if any. Call it before
+    /// [`SessionRegistry::unregister`], which drops the record.
+    pub fn take_killer(&self, id: SessionId) -> Option<SessionId> {
+        self.lock_killers().remove(&id)
+    }
+
+    /// Counts a notification sent to the session with `counters`, in both
+    /// the session's and the server's `out-notifications`.
+    pub fn count_notification(&self, counters: &Counters) {
+        Counters::increment(&counters.out_notifications);
+        Counters::increment(&self.statistics.counters.out_notifications);
     }
 
     /// Returns a copy of the open sessions, ordered by id.
@@ -153,7 +180,6 @@ mod tests {
             login_time: OffsetDateTime::now_utc(),
             counters: Arc::default(),
             kill: CancellationToken::new(),
-            killed_by: Arc::default(),
         }
     }
 
@@ -163,9 +189,44 @@ mod tests {
         let session = entry();
         let token = session.kill.clone();
         registry.register(4, session);
-        assert!(!registry.kill(5, 1));
-        assert!(registry.kill(4, 1));
+        assert!(!registry.kill_by(5, 1));
+        assert!(registry.kill_by(4, 1));
         assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn kill_by_records_killer_until_unregistered() {
+        let registry = SessionRegistry::default();
+        let session = entry();
+        let token = session.kill.clone();
+        registry.register(4, session);
+        assert!(!registry.kill_by(5, 1));
+        assert!(registry.kill_by(4, 1));
+        assert!(token.is_cancelled());
+        assert_eq!(registry.take_killer(4), Some(1));
+        assert_eq!(registry.take_killer(4), None);
+
+        registry.register(6, entry());
+        assert!(registry.kill_by(6, 2));
+        registry.unregister(6, true);
+        assert_eq!(registry.take_killer(6), None);
+    }
+
+    #[test]
+    fn notifications_counted_in_session_and_server() {
+        let registry = SessionRegistry::default();
+        let counters = Counters::default();
+        registry.count_notification(&counters);
+        registry.count_notification(&counters);
+        assert_eq!(counters.out_notifications.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            registry
+                .statistics()
+                .counters
+                .out_notifications
+                .load(Ordering::Relaxed),
+            2
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! [`MessageStream`] owns the byte stream of one NETCONF session (an SSH
 //! channel in production, an in-memory pipe in tests), the framing decoder
 //! for what the peer sends and the buffer for what the session sends.
+//! [`MessageStream::into_split`] turns it into a [`MessageReader`] and a
+//! [`MessageWriter`], so that one task can read requests while another
+//! writes replies and notifications.
 
 #![deny(
     clippy::indexing_slicing,
@@ -13,7 +16,7 @@
 
 use std::io;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::framing::{self, Decoder, Framing, FramingError};
 
@@ -98,20 +101,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageStream<S> {
     /// This method is cancel-safe: when its future is dropped, bytes that
     /// were read stay buffered for the next call.
     pub async fn read_message(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
-        loop {
-            if let Some(message) = self.decoder.next_message()? {
-                return Ok(Some(message));
-            }
-            let length = self.io.read(&mut self.read_buffer).await?;
-            if length == 0 {
-                if self.decoder.is_mid_message() {
-                    return Err(StreamError::Truncated);
-                }
-                return Ok(None);
-            }
-            self.decoder
-                .feed(self.read_buffer.get(..length).unwrap_or_default());
-        }
+        read_message(&mut self.io, &mut self.decoder, &mut self.read_buffer).await
     }
 
     /// Encodes `message` in the current framing, writes it and flushes.
@@ -119,12 +109,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageStream<S> {
     /// Not cancel-safe: a dropped future may leave part of the message
     /// written, after which the session cannot go on.
     pub async fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
-        self.write_buffer.clear();
-        framing::encode(self.framing, message, &mut self.write_buffer);
-        self.io.write_all(&self.write_buffer).await?;
-        self.io.flush().await?;
-        self.write_buffer.clear();
-        Ok(())
+        write_message(&mut self.io, self.framing, &mut self.write_buffer, message).await
     }
 
     /// Shuts down the write side of the byte stream; on an SSH channel this
@@ -143,6 +128,95 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageStream<S> {
     pub fn into_inner(self) -> S {
         self.io
     }
+
+    /// Splits the stream into a reader and a writer that can be used from
+    /// different tasks. Both keep the current framing, and the reader keeps
+    /// the input that is received but not yet returned.
+    pub fn into_split(self) -> (MessageReader<ReadHalf<S>>, MessageWriter<WriteHalf<S>>) {
+        let (read_half, write_half) = tokio::io::split(self.io);
+        let reader = MessageReader {
+            io: read_half,
+            decoder: self.decoder,
+            read_buffer: self.read_buffer,
+        };
+        let writer = MessageWriter {
+            io: write_half,
+            framing: self.framing,
+            write_buffer: self.write_buffer,
+        };
+        (reader, writer)
+    }
+}
+
+/// The reading half of a split [`MessageStream`].
+pub struct MessageReader<R> {
+    io: R,
+    decoder: Decoder,
+    read_buffer: Box<[u8]>,
+}
+
+impl<R: AsyncRead + Unpin> MessageReader<R> {
+    /// Reads the next message, as [`MessageStream::read_message`] does, and
+    /// is cancel-safe in the same way.
+    pub async fn read_message(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        read_message(&mut self.io, &mut self.decoder, &mut self.read_buffer).await
+    }
+}
+
+/// The writing half of a split [`MessageStream`].
+pub struct MessageWriter<W> {
+    io: W,
+    framing: Framing,
+    write_buffer: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> MessageWriter<W> {
+    /// Encodes `message` in the framing of the stream it was split from,
+    /// writes it and flushes. Not cancel-safe, as
+    /// [`MessageStream::write_message`].
+    pub async fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
+        write_message(&mut self.io, self.framing, &mut self.write_buffer, message).await
+    }
+
+    /// Shuts down the write side of the byte stream; on an SSH channel this
+    /// sends EOF.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.io.shutdown().await
+    }
+}
+
+async fn read_message<R: AsyncRead + Unpin>(
+    io: &mut R,
+    decoder: &mut Decoder,
+    read_buffer: &mut [u8],
+) -> Result<Option<Vec<u8>>, StreamError> {
+    loop {
+        if let Some(message) = decoder.next_message()? {
+            return Ok(Some(message));
+        }
+        let length = io.read(read_buffer).await?;
+        if length == 0 {
+            if decoder.is_mid_message() {
+                return Err(StreamError::Truncated);
+            }
+            return Ok(None);
+        }
+        decoder.feed(read_buffer.get(..length).unwrap_or_default());
+    }
+}
+
+async fn write_message<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    framing: Framing,
+    write_buffer: &mut Vec<u8>,
+    message: &[u8],
+) -> io::Result<()> {
+    write_buffer.clear();
+    framing::encode(framing, message, write_buffer);
+    io.write_all(write_buffer).await?;
+    io.flush().await?;
+    write_buffer.clear();
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,6 +358,32 @@ mod tests {
             matches!(err, StreamError::Framing(FramingError::Malformed(_))),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn split_keeps_framing_and_buffered_input() {
+        let (mut peer, local) = tokio::io::duplex(1024);
+        // The client's hello and its first chunked request arrive together.
+        peer.write_all(b"<hello/>]]>]]>\n#6\n<rpc/>\n##\n")
+            .await
+            .expect("write");
+        let mut stream = MessageStream::new_for_hello(local, MAX);
+        assert_eq!(
+            stream.read_message().await.expect("hello"),
+            Some(b"<hello/>".to_vec())
+        );
+        stream.set_framing(Framing::Chunked);
+
+        let (mut reader, mut writer) = stream.into_split();
+        assert_eq!(
+            reader.read_message().await.expect("rpc"),
+            Some(b"<rpc/>".to_vec())
+        );
+        writer.write_message(b"<ok/>").await.expect("reply");
+        writer.shutdown().await.expect("shutdown");
+        let mut written = Vec::new();
+        peer.read_to_end(&mut written).await.expect("read");
+        assert_eq!(written, b"\n#5\n<ok/>\n##\n");
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,14 @@ pub const NS_ZTP: &str = "urn:ztpd:yang:ztpd-ztp";
 pub const NS_SSL: &str = "urn:ztpd:yang:ztpd-ssl";
 /// Namespace of `ztpd-pki`.
 pub const NS_PKI: &str = "urn:ztpd:yang:ztpd-pki";
+/// Namespace of `<notification>` and `create-subscription` (RFC 5277).
+pub const NS_NOTIFICATION: &str = "urn:ietf:params:xml:ns:netconf:notification:1.0";
+/// Namespace of `replayComplete` and `notificationComplete` (RFC 5277).
+pub const NS_NETMOD_NOTIFICATION: &str = "urn:ietf:params:xml:ns:netmod:notification";
+/// Namespace of the base notifications (RFC 6470).
+pub const NS_NCN: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications";
+/// How long a test waits for a notification that should arrive.
+pub const NOTIFICATION_WAIT: Duration = Duration::from_secs(10);
 
 /// Upper bound for one test, so that a hang fails the test instead of the
 /// whole run.
@@ -308,6 +317,8 @@ pub struct Netconf {
     _handle: client::Handle<AcceptHostKey>,
     stream: MessageStream<ChannelStream<client::Msg>>,
     next_message_id: u64,
+    /// Notifications read while waiting for a reply, oldest first.
+    notifications: VecDeque<Element>,
     /// The server's hello.
     pub server_hello: Element,
 }
@@ -315,6 +326,28 @@ pub struct Netconf {
 impl Netconf {
     /// Logs in and exchanges hellos, advertising base:1.1 when `chunked`.
     pub async fn connect(address: SocketAddr, login: Login<'_>, chunked: bool) -> Netconf {
+        let capabilities = if chunked {
+            "<capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability>"
+        } else {
+            "<capability>urn:ietf:params:netconf:base:1.0</capability>"
+        };
+        let client_hello = format!(
+            r#"<hello xmlns="{NS_BASE}"><capabilities>{capabilities}</capabilities></hello>"#
+        );
+        let mut netconf = Netconf::connect_with_hello(address, login, &client_hello).await;
+        if chunked {
+            netconf.stream.set_framing(Framing::Chunked);
+        }
+        netconf
+    }
+
+    /// Logs in, reads the server hello and sends `client_hello` as it is.
+    /// The framing stays end-of-message.
+    pub async fn connect_with_hello(
+        address: SocketAddr,
+        login: Login<'_>,
+        client_hello: &str,
+    ) -> Netconf {
         let config = Arc::new(client::Config::default());
         let mut handle = client::connect(config, address, AcceptHostKey)
             .await
@@ -367,42 +400,88 @@ impl Netconf {
             .expect("server hello");
         let server_hello =
             xml::parse(std::str::from_utf8(&hello).expect("UTF-8")).expect("hello XML");
-        let capabilities = if chunked {
-            "<capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability>"
-        } else {
-            "<capability>urn:ietf:params:netconf:base:1.0</capability>"
-        };
-        let client_hello = format!(
-            r#"<hello xmlns="{NS_BASE}"><capabilities>{capabilities}</capabilities></hello>"#
-        );
         stream
             .write_message(client_hello.as_bytes())
             .await
             .expect("send hello");
-        if chunked {
-            stream.set_framing(Framing::Chunked);
-        }
         Netconf {
             _handle: handle,
             stream,
             next_message_id: 1,
+            notifications: VecDeque::new(),
             server_hello,
         }
     }
 
-    /// Sends a raw message and returns the raw reply.
-    pub async fn exchange(&mut self, message: &str) -> String {
+    /// Returns the session-id of the server hello.
+    pub fn session_id(&self) -> u32 {
+        text(&self.server_hello, &["session-id"])
+            .and_then(|id| id.parse().ok())
+            .expect("numeric session-id")
+    }
+
+    /// Sends a raw message without waiting for anything.
+    pub async fn send(&mut self, message: &str) {
         self.stream
             .write_message(message.as_bytes())
             .await
             .expect("send");
-        let reply = self
-            .stream
+    }
+
+    /// Reads the next raw message; `None` when the server closed the
+    /// session.
+    pub async fn read_message(&mut self) -> Option<String> {
+        self.stream
             .read_message()
             .await
             .expect("read")
-            .expect("reply before EOF");
-        String::from_utf8(reply).expect("UTF-8 reply")
+            .map(|message| String::from_utf8(message).expect("UTF-8 message"))
+    }
+
+    /// Sends a raw message and returns the raw reply. Notifications that
+    /// arrive before the reply are kept for
+    /// [`Netconf::next_notification`].
+    pub async fn exchange(&mut self, message: &str) -> String {
+        self.send(message).await;
+        loop {
+            let reply = self.read_message().await.expect("reply before EOF");
+            match xml::parse(&reply) {
+                Ok(parsed) if parsed.is(NS_NOTIFICATION, "notification") => {
+                    self.notifications.push_back(parsed);
+                }
+                _ => return reply,
+            }
+        }
+    }
+
+    /// Returns the next notification, waiting up to `wait` for it. Fails the
+    /// test on a timeout or when another message comes first.
+    pub async fn next_notification(&mut self, wait: Duration) -> Element {
+        if let Some(notification) = self.notifications.pop_front() {
+            return notification;
+        }
+        let message = tokio::time::timeout(wait, self.read_message())
+            .await
+            .unwrap_or_else(|_| panic!("no notification within {wait:?}"))
+            .expect("notification before EOF");
+        let parsed = xml::parse(&message).expect("notification XML");
+        assert!(
+            parsed.is(NS_NOTIFICATION, "notification"),
+            "expected a notification, got {message}"
+        );
+        parsed
+    }
+
+    /// Asserts that no message arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        assert!(
+            self.notifications.is_empty(),
+            "unexpected notification {:?}",
+            self.notifications.front()
+        );
+        if let Ok(message) = tokio::time::timeout(wait, self.read_message()).await {
+            panic!("expected no message within {wait:?}, got {message:?}");
+        }
     }
 
     /// Sends `operation` in an `<rpc>` with the next message-id and returns
@@ -539,6 +618,24 @@ pub fn find<'a>(element: &'a Element, path: &[&str]) -> Option<&'a Element> {
 /// Text of the element at `path` below `element`.
 pub fn text(element: &Element, path: &[&str]) -> Option<String> {
     find(element, path).map(|found| found.trimmed_text().to_owned())
+}
+
+/// Returns the event element of a `<notification>`, its child after
+/// `eventTime`.
+pub fn event(notification: &Element) -> &Element {
+    notification
+        .children
+        .iter()
+        .find(|child| !child.is(NS_NOTIFICATION, "eventTime"))
+        .expect("notification carries an event")
+}
+
+/// Returns the `eventTime` of a `<notification>`.
+pub fn event_time(notification: &Element) -> String {
+    notification
+        .child(NS_NOTIFICATION, "eventTime")
+        .map(|time| time.trimmed_text().to_owned())
+        .expect("notification carries an eventTime")
 }
 
 /// Every `rpc-error` of a reply.

@@ -2,8 +2,8 @@
 //! max-depth and the operational view.
 
 use super::*;
-use crate::datastore::persist::RunningFile;
 use crate::datastore::normalize;
+use crate::datastore::persist::RunningFile;
 use crate::netconf::xml;
 
 const POLICY: &str = r#"<ssl xmlns="urn:ztpd:yang:ztpd-ssl"><ssl-policies><ssl-policy><policy-name>ztp_policy</policy-name><pki-domain>default</pki-domain></ssl-policy></ssl-policies></ssl>"#;

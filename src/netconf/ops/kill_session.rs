@@ -40,7 +40,11 @@ pub async fn handle(
             format!("session-id {target} is this session; use <close-session> to end it"),
         ));
     }
-    if !context.server.sessions().kill(target, context.session_id) {
+    if !context
+        .server
+        .sessions()
+        .kill_by(target, context.session_id)
+    {
         return Err(RpcError::invalid_value(
             ErrorType::Protocol,
             format!("no session with session-id {target} is open"),

@@ -8,6 +8,7 @@ mod cancel_commit;
 mod close_session;
 mod commit;
 mod copy_config;
+mod create_subscription;
 mod delete_config;
 mod discard_changes;
 mod edit_config;
@@ -26,6 +27,8 @@ mod ztp_rpcs;
 
 use super::error::{ErrorType, RpcError};
 use super::monitoring::NS_MONITORING;
+use super::notifications::NS_NOTIFICATION;
+use super::notifications::subscription::SessionSubscription;
 use super::rpc::ReplyBody;
 use super::session::Server;
 use super::xml::{Element, NS_BASE};
@@ -45,6 +48,8 @@ pub struct OperationContext<'a> {
     /// The `<rpc>` element, for namespace declarations that parameters
     /// inherit.
     pub rpc: &'a Element,
+    /// The session's notification subscription (RFC 5277).
+    pub subscription: &'a SessionSubscription,
 }
 
 impl OperationContext<'_> {
@@ -83,6 +88,7 @@ pub enum Operation {
     GetSchema,
     GetData,
     EditData,
+    CreateSubscription,
 }
 
 impl Operation {
@@ -99,6 +105,9 @@ impl Operation {
             (Some(nmda::NS_NMDA), "get-data") => return Some(Operation::GetData),
             (Some(nmda::NS_NMDA), "edit-data") => return Some(Operation::EditData),
             _ => {}
+        }
+        if element.is(NS_NOTIFICATION, "create-subscription") {
+            return Some(Operation::CreateSubscription);
         }
         if element.namespace.as_deref() != Some(NS_BASE) {
             return None;
@@ -156,6 +165,7 @@ pub async fn dispatch(context: &OperationContext<'_>, element: &Element) -> Outc
         Operation::GetData => get_data::handle(context, element).await,
         Operation::EditData => edit_data::handle(context, element).await,
         Operation::CloseSession => return close_session::handle(context, element),
+        Operation::CreateSubscription => create_subscription::handle(context, element),
     };
     match result {
         Ok(body) => Outcome::Reply(body),
