@@ -10,6 +10,8 @@ pub const BASE_1_1: &str = "urn:ietf:params:netconf:base:1.1";
 pub const WRITABLE_RUNNING: &str = "urn:ietf:params:netconf:capability:writable-running:1.0";
 /// The candidate datastore with `commit` and `discard-changes`.
 pub const CANDIDATE: &str = "urn:ietf:params:netconf:capability:candidate:1.0";
+/// XPath filters in `get` and `get-config` (RFC 6241 section 8.9).
+pub const XPATH: &str = "urn:ietf:params:netconf:capability:xpath:1.0";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -27,6 +29,7 @@ pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
         .iter()
         .map(|uri| (*uri).to_owned())
         .collect();
+    capabilities.push(XPATH.to_owned());
 
     let context = schema::context()?;
     for module in context.modules(false) {

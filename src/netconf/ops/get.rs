@@ -12,7 +12,7 @@ pub async fn handle(
     operation: &Element,
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["filter"])?;
-    let filter = params::filter(operation)?;
+    let filter = params::filter(context.rpc, operation)?;
     let state = context.server.state().state_nodes();
     let data = context.datastore().get(filter, state).await?;
     Ok(ReplyBody::Data(data))

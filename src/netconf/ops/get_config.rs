@@ -13,7 +13,7 @@ pub async fn handle(
 ) -> Result<ReplyBody, RpcError> {
     params::reject_unknown(operation, &["source", "filter"])?;
     let source = params::datastore(operation, "source")?;
-    let filter = params::filter(operation)?;
+    let filter = params::filter(context.rpc, operation)?;
     let data = context.datastore().get_config(source, filter).await?;
     Ok(ReplyBody::Data(data))
 }
