@@ -89,6 +89,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageStream<S> {
         self.decoder.last_message_framing()
     }
 
+    /// Returns the first bytes of the message that
+    /// [`MessageStream::read_message`] last reported as too big (see
+    /// [`Decoder::take_too_big_prefix`]).
+    pub fn take_too_big_prefix(&mut self) -> Vec<u8> {
+        self.decoder.take_too_big_prefix()
+    }
+
     /// Reads the next message.
     ///
     /// Returns `Ok(None)` when the peer closed the stream between messages.

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+mod raw_channel;
+#[allow(unused_imports)]
+pub use raw_channel::*;
+
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
