@@ -1,8 +1,9 @@
 //! Envelope faults that have broken NETCONF clients and servers, sent as
-//! raw bytes over real SSH to the real daemon: stray white space, framing
-//! split across writes, long chunk sizes, chunked hellos, namespaces of
-//! replies, message-id echo on error replies, close-session, prefixes in
-//! requests, multi-megabyte replies and the maximum message size.
+//! raw bytes over real SSH to the real daemon. The tests cover stray white
+//! space, framing split across writes, long chunk sizes and chunked hellos.
+//! They also check the namespaces of replies, the message-id on error
+//! replies, close-session, prefixes in requests, multi-megabyte replies and
+//! the maximum message size.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use ztpd::netconf::xml::{self, Element};
 
-/// A `get-config` of running inside an `<rpc>` with `message_id`.
+/// Builds a `get-config` of running inside an `<rpc>` with `message_id`.
 fn get_config(message_id: &str) -> String {
     rpc(
         message_id,
@@ -23,7 +24,8 @@ fn rpc(message_id: &str, operation: &str) -> String {
     format!(r#"<rpc xmlns="{NS_BASE}" message-id="{message_id}">{operation}</rpc>"#)
 }
 
-/// Checks that `reply` answers `message_id` with `<data>`.
+/// Checks that `reply` is the reply to `message_id` and carries `<data>`,
+/// and returns that element.
 fn assert_data(reply: &str, message_id: &str) -> Element {
     let parsed = parse_reply(reply);
     assert_eq!(parsed.attribute("message-id"), Some(message_id), "{reply}");
@@ -33,7 +35,7 @@ fn assert_data(reply: &str, message_id: &str) -> Element {
         .unwrap_or_else(|| panic!("no <data> in {reply}"))
 }
 
-/// Checks that `reply` answers `message_id` with `<ok/>`.
+/// Checks that `reply` is the reply to `message_id` and carries `<ok/>`.
 fn assert_ok(reply: &str, message_id: &str) {
     let parsed = parse_reply(reply);
     assert_eq!(parsed.attribute("message-id"), Some(message_id), "{reply}");
@@ -61,15 +63,15 @@ fn start_daemon(lab: &Lab, max_message_size: Option<usize>) -> Daemon {
     Daemon::start(&path)
 }
 
-/// A chunked session: the hello exchange in end-of-message framing, then
-/// chunked framing.
+/// Opens a chunked session: the hello exchange in end-of-message framing,
+/// then chunked framing.
 async fn chunked_session(daemon: &Daemon, lab: &Lab) -> RawChannel {
     RawChannel::open_with_hello(daemon.address, &lab.client_key, HELLO_1_1)
         .await
         .0
 }
 
-/// An end-of-message framed (base:1.0) session.
+/// Opens an end-of-message framed (base:1.0) session.
 async fn end_of_message_session(daemon: &Daemon, lab: &Lab) -> RawChannel {
     RawChannel::open_with_hello(daemon.address, &lab.client_key, HELLO_1_0)
         .await

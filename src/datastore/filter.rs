@@ -1,7 +1,7 @@
 //! Subtree filtering (RFC 6241 section 6).
 //!
 //! Each child of `<filter>` is one filter subtree, evaluated on its own
-//! against the top-level data nodes; the output is the union of what every
+//! against the top-level data nodes. The output is the union of what every
 //! subtree selects, so duplicate filter elements add up. Within a subtree:
 //!
 //! - A filter element matches a data node with the same local name. An

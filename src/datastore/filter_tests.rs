@@ -68,7 +68,7 @@ fn servers(entries: &str) -> String {
     format!("<ztp {ZTP}>{entries}</ztp>")
 }
 
-/// A server entry as printed: keys first, then `rest`.
+/// Builds a server entry as printed: keys first, then `rest`.
 fn server(address: &str, vpn: &str, rest: &str) -> String {
     format!(
         "<certificate-remote><address>{address}</address><vpn-instance>{vpn}</vpn-instance>{rest}</certificate-remote>"
@@ -77,7 +77,7 @@ fn server(address: &str, vpn: &str, rest: &str) -> String {
 
 const NC: &str = r#"xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0""#;
 
-/// The entry of 10.1.1.1 as printed: keys first, then `rest`. Copies of
+/// Builds the entry of 10.1.1.1 as printed: keys first, then `rest`. Copies of
 /// selected nodes keep the metadata of their ancestors, so its entry
 /// always shows its annotation.
 fn server_one(rest: &str) -> String {

@@ -532,7 +532,7 @@ impl Node {
         let mut found = Vec::new();
         let mut meta = self.raw().meta;
         // SAFETY: `meta` is NULL or an entry of the node's metadata list,
-        // which lives as long as the node; the annotation and its module
+        // which lives as long as the node. The annotation and its module
         // belong to the static context.
         unsafe {
             while !meta.is_null() {
@@ -851,7 +851,8 @@ unsafe fn range_text(range: *const ffi::lysc_range, signed: bool) -> Option<Stri
 /// Selects the nodes of `tree` that the XPath 1.0 `expression` (module names
 /// as prefixes, libyang's JSON form) evaluates to, in document order, with
 /// the root as context node. An expression that evaluates to a number,
-/// string or boolean is an error. On `Err`, libyang's last error says why.
+/// string or boolean is an error. On `Err`, libyang's last error gives the
+/// reason.
 ///
 /// An empty tree has no root node to evaluate on, so there the expression
 /// is only checked against the schema.

@@ -16,10 +16,10 @@ use super::libyang_error::LibyangError;
 use super::raw;
 use crate::netconf::error::{ErrorType, RpcError};
 
-/// Maximum length of a `select` expression, in bytes. The expressions of
-/// these YANG modules are a few hundred bytes long; libyang parses and
+/// Maximum length of a `select` expression, in bytes. libyang parses and
 /// evaluates an expression without a time limit, so the length bounds that
-/// work.
+/// work. Expressions for these YANG modules need well under 1 KiB (an
+/// estimate from the paths and key values they contain).
 pub const MAX_EXPRESSION_LENGTH: usize = 16 * 1024;
 
 /// An XPath filter ready for libyang.
@@ -44,7 +44,7 @@ impl XPathFilter {
 
 /// Rewrites the namespace prefixes of `select` to module names.
 ///
-/// `namespaces` holds the `(prefix, namespace)` declarations in scope at the
+/// `namespaces` contains the `(prefix, namespace)` declarations in scope at the
 /// `<filter>` element, outermost first, so a later declaration of a prefix
 /// hides an earlier one. Text inside string literals stays as it is. An
 /// undeclared prefix, or one bound to a namespace of no YANG module of this

@@ -19,7 +19,7 @@ fn scope(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An XPath filter whose `select` is already in libyang's form.
+/// Builds an XPath filter whose `select` is already in libyang's form.
 fn xpath(expression: &str) -> XPathFilter {
     XPathFilter {
         select: expression.to_owned(),

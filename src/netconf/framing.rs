@@ -142,7 +142,7 @@ impl State {
     }
 }
 
-/// What happens to a chunked message that is too big.
+/// Handling of a chunked message that may be too big.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Discard {
     /// The message is within the maximum size and kept.
@@ -218,7 +218,7 @@ impl Decoder {
     }
 
     /// Returns the first bytes (at most [`TOO_BIG_PREFIX_SIZE`]) of the
-    /// message that was last reported as too big, and forgets them.
+    /// message that was last reported as too big, and clears them.
     pub fn take_too_big_prefix(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.too_big_prefix)
     }
@@ -603,8 +603,8 @@ impl Decoder {
     }
 }
 
-/// The first bytes of a message whose first `length` bytes are at the
-/// start of `pending`, for [`Decoder::take_too_big_prefix`].
+/// Copies the first bytes of a message whose first `length` bytes are at
+/// the start of `pending`, for [`Decoder::take_too_big_prefix`].
 fn prefix_of(pending: &[u8], length: usize) -> Vec<u8> {
     let kept = length.min(TOO_BIG_PREFIX_SIZE);
     pending.get(..kept).unwrap_or_default().to_vec()

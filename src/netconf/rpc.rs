@@ -47,10 +47,10 @@ pub enum ReplyBody {
 impl Request {
     /// Parses a message.
     ///
-    /// When the message is not well-formed, or its root is an `<rpc>` in
-    /// another namespace, the rejection carries the root's start tag if
-    /// that much could be read and it is named `rpc`, so that the error
-    /// reply still echoes the `message-id`.
+    /// A message that is not well-formed, or whose root is an `<rpc>` in
+    /// another namespace, is rejected with the root's start tag when that
+    /// tag could be read and is named `rpc`. The error reply then still
+    /// echoes the `message-id`.
     pub fn parse(message: &[u8]) -> Result<Request, Rejected> {
         let text = match std::str::from_utf8(message) {
             Ok(text) => text,

@@ -118,7 +118,7 @@ impl RawChannel {
         }
     }
 
-    /// Reads until `received` holds at least `count` bytes. Returns false
+    /// Reads until `received` contains at least `count` bytes. Returns false
     /// at end of input before that.
     async fn fill(&mut self, count: usize) -> bool {
         let mut buffer = vec![0; READ_SIZE];
