@@ -54,6 +54,9 @@ pub enum DatastoreError {
     /// The running configuration could not be saved.
     #[error("cannot save the running configuration: {0}")]
     Storage(String),
+    /// A filter that cannot be applied; the error is ready for the wire.
+    #[error("{0}")]
+    Filter(RpcError),
     /// A fault of the server itself.
     #[error("internal error: {0}")]
     Internal(String),
@@ -117,6 +120,7 @@ impl DatastoreError {
             DatastoreError::Unsupported(message) => {
                 RpcError::operation_not_supported(ErrorType::Protocol, message.clone())
             }
+            DatastoreError::Filter(error) => error.clone(),
             DatastoreError::Storage(_) | DatastoreError::Internal(_) => {
                 RpcError::operation_failed(ErrorType::Application, self.to_string())
             }

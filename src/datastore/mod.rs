@@ -26,6 +26,7 @@ pub mod operations;
 pub mod persist;
 pub(crate) mod raw;
 pub mod read;
+pub mod xpath;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -89,6 +90,8 @@ impl fmt::Display for Datastore {
 pub enum Filter {
     /// RFC 6241 subtree filter: the children of `<filter>`.
     Subtree(Vec<Element>),
+    /// XPath 1.0 filter (RFC 6241 section 8.9).
+    XPath(xpath::XPathFilter),
 }
 
 /// One operational state leaf (or an empty inner node) to include in `get`,
@@ -909,6 +912,7 @@ fn print_filtered(tree: &DataTree<'static>, filter: Option<&Filter>) -> Result<S
             let selected = filter::subtree(tree, elements).map_err(|err| err.to_rpc_error(None))?;
             print(&selected)
         }
+        Some(Filter::XPath(filter)) => print(&xpath::select(tree, filter)?),
     }
 }
 

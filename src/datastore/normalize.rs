@@ -10,12 +10,31 @@ use crate::schema::paths::CASE_INSENSITIVE;
 /// Lowercases the values of every case-insensitive leaf in `elements`, the
 /// top-level elements of a `<config>` or `<filter>`.
 pub fn lowercase_names(elements: &mut [Element]) {
+    lowercase_all(elements, NamespaceRule::Exact);
+}
+
+/// Lowercases case-insensitive content match values in the top-level
+/// elements of a subtree `<filter>`. A filter element without a namespace
+/// (or in the base namespace) matches data in any module, so it is folded
+/// where its name fits the path.
+pub fn lowercase_filter_names(elements: &mut [Element]) {
+    lowercase_all(elements, NamespaceRule::FilterWildcard);
+}
+
+/// How an element's namespace is compared with the module of a path.
+#[derive(Clone, Copy)]
+enum NamespaceRule {
+    Exact,
+    FilterWildcard,
+}
+
+fn lowercase_all(elements: &mut [Element], rule: NamespaceRule) {
     for path in CASE_INSENSITIVE {
         let Some((namespace, steps)) = split_path(path) else {
             continue;
         };
         for element in elements.iter_mut() {
-            lowercase_at(element, &namespace, &steps);
+            lowercase_at(element, &namespace, &steps, rule);
         }
     }
 }
@@ -33,11 +52,15 @@ fn split_path(path: &str) -> Option<(String, Vec<&str>)> {
     Some((namespace, steps))
 }
 
-fn lowercase_at(element: &mut Element, namespace: &str, steps: &[&str]) {
+fn lowercase_at(element: &mut Element, namespace: &str, steps: &[&str], rule: NamespaceRule) {
     let Some((step, rest)) = steps.split_first() else {
         return;
     };
-    if element.name != *step || element.namespace.as_deref() != Some(namespace) {
+    let namespace_fits = match (rule, element.namespace.as_deref()) {
+        (NamespaceRule::FilterWildcard, None | Some(crate::netconf::xml::NS_BASE)) => true,
+        (_, element_namespace) => element_namespace == Some(namespace),
+    };
+    if element.name != *step || !namespace_fits {
         return;
     }
     if rest.is_empty() {
@@ -45,7 +68,7 @@ fn lowercase_at(element: &mut Element, namespace: &str, steps: &[&str]) {
         return;
     }
     for child in &mut element.children {
-        lowercase_at(child, namespace, rest);
+        lowercase_at(child, namespace, rest, rule);
     }
 }
 

@@ -336,6 +336,17 @@ impl Drop for RawTree {
     }
 }
 
+/// One metadata instance of a data node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// Namespace of the module that defines the annotation.
+    pub namespace: String,
+    /// Name of the annotation.
+    pub name: String,
+    /// Canonical value, `None` when libyang has no string form for it.
+    pub value: Option<String>,
+}
+
 /// A node of a libyang data tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node(NonNull<ffi::lyd_node>);
@@ -510,6 +521,43 @@ impl Node {
             }
             (!canonical.is_null()).then(|| c_str_to_string(canonical))
         }
+    }
+
+    /// Returns the metadata (RFC 7952 annotations) of a schema node
+    /// instance; an opaque node has none.
+    pub fn metadata(self) -> Vec<Metadata> {
+        if self.is_opaque() {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        let mut meta = self.raw().meta;
+        // SAFETY: `meta` is NULL or an entry of the node's metadata list,
+        // which lives as long as the node. The annotation and its module
+        // belong to the static context.
+        unsafe {
+            while !meta.is_null() {
+                let annotation = (*meta).annotation;
+                let module = if annotation.is_null() {
+                    ptr::null_mut()
+                } else {
+                    (*annotation).module
+                };
+                if !module.is_null() && !(*module).ns.is_null() && !(*meta).name.is_null() {
+                    let mut canonical = (*meta).value._canonical;
+                    if canonical.is_null() {
+                        canonical =
+                            ffi::lyd_value_get_canonical(schema_context_raw(), &(*meta).value);
+                    }
+                    found.push(Metadata {
+                        namespace: c_str_to_string((*module).ns),
+                        name: c_str_to_string((*meta).name),
+                        value: (!canonical.is_null()).then(|| c_str_to_string(canonical)),
+                    });
+                }
+                meta = (*meta).next;
+            }
+        }
+        found
     }
 
     fn opaque_attribute(self, namespace: &str, name: &str) -> Option<String> {
@@ -797,5 +845,72 @@ unsafe fn range_text(range: *const ffi::lysc_range, signed: bool) -> Option<Stri
             })
             .collect();
         (!texts.is_empty()).then(|| texts.join(" | "))
+    }
+}
+
+/// Selects the nodes of `tree` that the XPath 1.0 `expression` (module names
+/// as prefixes, libyang's JSON form) evaluates to, in document order, with
+/// the root as context node. An expression that evaluates to a number,
+/// string or boolean is an error. On `Err`, libyang's last error gives the
+/// reason.
+///
+/// An empty tree has no root node to evaluate on, so there the expression
+/// is only checked against the schema.
+pub fn find_xpath<'a>(
+    tree: &'a DataTree<'static>,
+    expression: &CStr,
+) -> Result<Vec<yang3::data::DataNodeRef<'a>>, ()> {
+    use yang3::data::DataNodeRef;
+
+    let mut set: *mut ffi::ly_set = ptr::null_mut();
+    let Some(first) = tree.reference() else {
+        // SAFETY: the context is static and the expression NUL-terminated;
+        // the set is freed here.
+        let ret = unsafe {
+            ffi::lys_find_xpath(
+                schema_context_raw(),
+                ptr::null(),
+                expression.as_ptr(),
+                0,
+                &mut set,
+            )
+        };
+        // SAFETY: `set` is NULL or a set that lys_find_xpath allocated.
+        unsafe { ffi::ly_set_free(set, None) };
+        return if ret == ffi::LY_ERR::LY_SUCCESS {
+            Ok(Vec::new())
+        } else {
+            Err(())
+        };
+    };
+
+    // SAFETY: `first` heads a valid tree; a NULL context node means the
+    // root. The set holds pointers into `tree`, which outlives the
+    // returned references, and is freed here (its nodes are not).
+    unsafe {
+        let ret = ffi::lyd_find_xpath3(
+            ptr::null(),
+            first.as_raw(),
+            expression.as_ptr(),
+            ffi::LY_VALUE_FORMAT::LY_VALUE_JSON,
+            ptr::null_mut(),
+            ptr::null(),
+            &mut set,
+        );
+        if ret != ffi::LY_ERR::LY_SUCCESS || set.is_null() {
+            ffi::ly_set_free(set, None);
+            return Err(());
+        }
+        let count = (*set).count as usize;
+        let nodes = (*set).__bindgen_anon_1.dnodes;
+        let mut selected = Vec::with_capacity(count);
+        for index in 0..count {
+            let node = *nodes.add(index);
+            if !node.is_null() {
+                selected.push(DataNodeRef::from_raw(tree, node));
+            }
+        }
+        ffi::ly_set_free(set, None);
+        Ok(selected)
     }
 }

@@ -200,6 +200,9 @@ impl Filter {
     pub fn select(&self, data: &DataTree<'static>) -> Result<DataTree<'static>, DatastoreError> {
         match self {
             Filter::Subtree(elements) => filter::subtree(data, elements),
+            Filter::XPath(filter) => {
+                super::xpath::select(data, filter).map_err(DatastoreError::Filter)
+            }
         }
     }
 }

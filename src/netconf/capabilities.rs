@@ -26,6 +26,8 @@ pub const WITH_DEFAULTS: &str = "urn:ietf:params:netconf:capability:with-default
 pub const NOTIFICATION: &str = "urn:ietf:params:netconf:capability:notification:1.0";
 /// Requests are served while a subscription is active (RFC 5277 section 6).
 pub const INTERLEAVE: &str = "urn:ietf:params:netconf:capability:interleave:1.0";
+/// XPath filters in `get` and `get-config` (RFC 6241 section 8.9).
+pub const XPATH: &str = "urn:ietf:params:netconf:capability:xpath:1.0";
 
 /// libyang's own modules, which describe no data of this server.
 const INTERNAL_MODULES: &[&str] = &[
@@ -50,6 +52,7 @@ pub fn server_capabilities() -> Result<Vec<String>, schema::SchemaError> {
         STARTUP,
         NOTIFICATION,
         INTERLEAVE,
+        XPATH,
     ]
     .iter()
     .map(|uri| (*uri).to_owned())

@@ -27,6 +27,12 @@ pub const MAX_CHUNK_SIZE: u32 = 4_294_967_295;
 /// Maximum number of digits of a chunk-size: `MAX_CHUNK_SIZE` has 10.
 const MAX_CHUNK_SIZE_DIGITS: usize = 10;
 
+/// Bytes kept from the start of a message that is too big, so that the
+/// session can echo the attributes of its `<rpc>` start tag (the
+/// `message-id`) in the `too-big` reply. A start tag with its namespace
+/// declarations takes a few hundred bytes.
+pub const TOO_BIG_PREFIX_SIZE: usize = 4096;
+
 /// Maximum size of the chunks that [`encode`] emits. Larger messages are
 /// split into several chunks.
 pub const ENCODE_CHUNK_SIZE: usize = 64 * 1024;
@@ -98,6 +104,8 @@ pub struct Decoder {
     /// [`Decoder::new_for_hello`]).
     detect_chunked_hello: bool,
     last_message_framing: Option<Framing>,
+    /// The first bytes of the last message reported as too big.
+    too_big_prefix: Vec<u8>,
     state: State,
 }
 
@@ -111,12 +119,13 @@ enum State {
     /// too big.
     EndOfMessage { scanned: usize, discarding: bool },
     /// Inside a chunked message. Chunk data is moved into `message` as it
-    /// arrives, unless the message is being discarded.
+    /// arrives; of a message that is too big, only its first
+    /// [`TOO_BIG_PREFIX_SIZE`] bytes.
     Chunked {
         message: Vec<u8>,
         phase: ChunkPhase,
         has_chunk: bool,
-        discarding: bool,
+        discard: Discard,
     },
     /// The framing was invalid. Every later call returns this error.
     Failed(String),
@@ -128,9 +137,22 @@ impl State {
             message: Vec::new(),
             phase: ChunkPhase::Header,
             has_chunk: false,
-            discarding: false,
+            discard: Discard::No,
         }
     }
+}
+
+/// Handling of a chunked message that may be too big.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discard {
+    /// The message is within the maximum size and kept.
+    No,
+    /// The message is too big. Its first bytes are collected until there
+    /// are [`TOO_BIG_PREFIX_SIZE`] of them or the message ends, and then
+    /// `TooBig` is reported.
+    Unreported,
+    /// `TooBig` was reported and the rest of the message is skipped.
+    Reported,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +180,7 @@ impl Decoder {
             max_message_size,
             detect_chunked_hello: false,
             last_message_framing: None,
+            too_big_prefix: Vec::new(),
             state: State::Idle,
         }
     }
@@ -192,6 +215,12 @@ impl Decoder {
     /// Returns the maximum message size in bytes.
     pub fn max_message_size(&self) -> usize {
         self.max_message_size
+    }
+
+    /// Returns the first bytes (at most [`TOO_BIG_PREFIX_SIZE`]) of the
+    /// message that was last reported as too big, and clears them.
+    pub fn take_too_big_prefix(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.too_big_prefix)
     }
 
     /// Switches the framing of the following messages.
@@ -244,6 +273,10 @@ impl Decoder {
     /// Returns `Ok(None)` when the input does not contain a complete
     /// message yet. A message that is too big gives `Err(TooBig)` once;
     /// later calls skip the rest of it and go on with the next message.
+    /// In end-of-message framing the error comes as soon as the message
+    /// exceeds the maximum, in chunked framing once its first
+    /// [`TOO_BIG_PREFIX_SIZE`] bytes arrived or it ended;
+    /// [`Decoder::take_too_big_prefix`] returns those first bytes.
     /// After `Err(Malformed)` the decoder returns the same error on every
     /// call.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
@@ -263,8 +296,8 @@ impl Decoder {
                     message,
                     phase,
                     has_chunk,
-                    discarding,
-                } => self.continue_chunked(message, phase, has_chunk, discarding),
+                    discard,
+                } => self.continue_chunked(message, phase, has_chunk, discard),
             };
             match step {
                 Step::Continue => {}
@@ -387,6 +420,9 @@ impl Decoder {
             } else {
                 pending.get(..length).map(strip_leading_whitespace)
             };
+            if too_big && !discarding {
+                self.too_big_prefix = prefix_of(pending, length);
+            }
             self.start += length + END_OF_MESSAGE.len();
             if discarding {
                 return Step::Continue;
@@ -404,6 +440,9 @@ impl Decoder {
         let pending_len = pending.len();
         let settled = pending_len.saturating_sub(END_OF_MESSAGE.len() - 1);
         if discarding || settled > self.max_message_size {
+            if !discarding {
+                self.too_big_prefix = prefix_of(pending, settled);
+            }
             // Only the bytes that may begin the delimiter are kept.
             self.start += settled;
             self.state = State::EndOfMessage {
@@ -428,21 +467,33 @@ impl Decoder {
         mut message: Vec<u8>,
         mut phase: ChunkPhase,
         mut has_chunk: bool,
-        mut discarding: bool,
+        mut discard: Discard,
     ) -> Step {
         loop {
             match phase {
                 ChunkPhase::Header => {
-                    let header = match parse_chunk_header(self.pending()) {
+                    let header = if self.skip_whitespace_before_header() {
+                        Ok(None)
+                    } else {
+                        parse_chunk_header(self.pending())
+                    };
+                    let header = match header {
                         Ok(Some(header)) => header,
                         Ok(None) => {
                             self.state = State::Chunked {
                                 message,
                                 phase,
                                 has_chunk,
-                                discarding,
+                                discard,
                             };
                             return Step::NeedInput;
+                        }
+                        Err(reason) if discard == Discard::Unreported => {
+                            // The message was too big before it turned out
+                            // malformed; both are reported, in that order.
+                            self.too_big_prefix = message;
+                            self.state = State::Failed(reason);
+                            return Step::TooBig;
                         }
                         Err(reason) => return Step::Malformed(reason),
                     };
@@ -454,10 +505,14 @@ impl Decoder {
                                 );
                             }
                             self.start += len;
-                            if discarding {
-                                return Step::Continue;
-                            }
-                            return Step::Message(message, Framing::Chunked);
+                            return match discard {
+                                Discard::No => Step::Message(message, Framing::Chunked),
+                                Discard::Unreported => {
+                                    self.too_big_prefix = message;
+                                    Step::TooBig
+                                }
+                                Discard::Reported => Step::Continue,
+                            };
                         }
                         ChunkHeader::Chunk { size, len } => {
                             self.start += len;
@@ -469,16 +524,19 @@ impl Decoder {
                                 .unwrap_or(u64::MAX)
                                 .saturating_add(u64::from(size));
                             let limit = u64::try_from(self.max_message_size).unwrap_or(u64::MAX);
-                            if !discarding && total > limit {
-                                discarding = true;
-                                message = Vec::new();
-                                self.state = State::Chunked {
-                                    message,
-                                    phase,
-                                    has_chunk,
-                                    discarding,
-                                };
-                                return Step::TooBig;
+                            if discard == Discard::No && total > limit {
+                                discard = Discard::Unreported;
+                                message.truncate(TOO_BIG_PREFIX_SIZE);
+                                if message.len() == TOO_BIG_PREFIX_SIZE {
+                                    self.too_big_prefix = std::mem::take(&mut message);
+                                    self.state = State::Chunked {
+                                        message,
+                                        phase,
+                                        has_chunk,
+                                        discard: Discard::Reported,
+                                    };
+                                    return Step::TooBig;
+                                }
                             }
                         }
                     }
@@ -490,7 +548,7 @@ impl Decoder {
                             message,
                             phase,
                             has_chunk,
-                            discarding,
+                            discard,
                         };
                         return Step::NeedInput;
                     }
@@ -498,9 +556,14 @@ impl Decoder {
                     let take = remaining.min(available);
                     // `take` is at most `pending.len()`, so it fits a usize.
                     let take_len = usize::try_from(take).unwrap_or(pending.len());
-                    if !discarding {
-                        message.extend_from_slice(pending.get(..take_len).unwrap_or_default());
-                    }
+                    let kept_len = match discard {
+                        Discard::No => take_len,
+                        Discard::Unreported => {
+                            take_len.min(TOO_BIG_PREFIX_SIZE.saturating_sub(message.len()))
+                        }
+                        Discard::Reported => 0,
+                    };
+                    message.extend_from_slice(pending.get(..kept_len).unwrap_or_default());
                     self.start += take_len;
                     let remaining = remaining - take;
                     phase = if remaining == 0 {
@@ -508,10 +571,43 @@ impl Decoder {
                     } else {
                         ChunkPhase::Data { remaining }
                     };
+                    if discard == Discard::Unreported && message.len() >= TOO_BIG_PREFIX_SIZE {
+                        self.too_big_prefix = std::mem::take(&mut message);
+                        self.state = State::Chunked {
+                            message,
+                            phase,
+                            has_chunk,
+                            discard: Discard::Reported,
+                        };
+                        return Step::TooBig;
+                    }
                 }
             }
         }
     }
+
+    /// Skips XML whitespace in front of a chunk header. RFC 6242 allows
+    /// none, but the chunk data ends at a known byte count, so such bytes
+    /// cannot belong to a chunk and some clients send a line break too many.
+    /// Returns true when more input is needed to see the header.
+    fn skip_whitespace_before_header(&mut self) -> bool {
+        loop {
+            let pending = self.pending();
+            match (pending.first(), pending.get(1)) {
+                (None, _) | (Some(b'\n'), None) => return true,
+                (Some(b'\n'), Some(b'#')) => return false,
+                (Some(byte), _) if is_xml_whitespace(*byte) => self.start += 1,
+                (Some(_), _) => return false,
+            }
+        }
+    }
+}
+
+/// Copies the first bytes of a message whose first `length` bytes are at
+/// the start of `pending`, for [`Decoder::take_too_big_prefix`].
+fn prefix_of(pending: &[u8], length: usize) -> Vec<u8> {
+    let kept = length.min(TOO_BIG_PREFIX_SIZE);
+    pending.get(..kept).unwrap_or_default().to_vec()
 }
 
 /// Outcome of one decoder step.
@@ -815,13 +911,64 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
     }
 
     #[test]
+    fn chunked_tolerates_whitespace_around_chunk_headers() {
+        let input = b"\r\n\n#3\nabc\n\n \r\n#2\nde \t\n##\n\n";
+        for split in 0..=input.len() {
+            let mut decoder = Decoder::new(Framing::Chunked, MAX);
+            let mut got = messages(decode_all(&mut decoder, &input[..split]));
+            got.extend(messages(decode_all(&mut decoder, &input[split..])));
+            assert_eq!(got, vec![b"abcde".to_vec()], "split at {split}");
+            assert!(!decoder.is_mid_message());
+        }
+    }
+
+    #[test]
     fn chunked_max_chunk_size_digits() {
         // A ten-digit chunk-size is valid. The message is then too big for
-        // this decoder, which reports that from the header alone.
+        // this decoder, which reports that once it has the first bytes of
+        // the message to keep.
         let mut decoder = Decoder::new(Framing::Chunked, MAX);
-        let got = decode_all(&mut decoder, b"\n#4294967295\nabc");
+        assert_eq!(decode_all(&mut decoder, b"\n#4294967295\nabc"), vec![]);
+        let rest = vec![b'x'; TOO_BIG_PREFIX_SIZE];
+        let got = decode_all(&mut decoder, &rest);
         assert_eq!(got, vec![Err(FramingError::TooBig { limit: MAX })]);
+        let prefix = decoder.take_too_big_prefix();
+        assert_eq!(prefix.len(), TOO_BIG_PREFIX_SIZE);
+        assert!(prefix.starts_with(b"abcxxx"));
         assert!(decoder.is_mid_message());
+    }
+
+    #[test]
+    fn chunked_too_big_keeps_prefix_across_chunks() {
+        let mut decoder = Decoder::new(Framing::Chunked, 8);
+        let got = decode_all(
+            &mut decoder,
+            b"\n#5\n<rpc \n#6\nid=\"7\"\n#2\n/>\n##\n\n#4\n<a/>\n##\n",
+        );
+        assert_eq!(
+            got,
+            vec![Err(FramingError::TooBig { limit: 8 }), Ok(b"<a/>".to_vec())]
+        );
+        assert_eq!(decoder.take_too_big_prefix(), b"<rpc id=\"7\"/>");
+        assert!(decoder.take_too_big_prefix().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn end_of_message_too_big_keeps_prefix() {
+        let mut message = b"<rpc message-id=\"9\">".to_vec();
+        message.extend(vec![b' '; TOO_BIG_PREFIX_SIZE * 2]);
+        message.extend_from_slice(b"</rpc>]]>]]>");
+        let mut decoder = Decoder::new(Framing::EndOfMessage, TOO_BIG_PREFIX_SIZE);
+        let got = decode_all(&mut decoder, &message);
+        assert_eq!(
+            got,
+            vec![Err(FramingError::TooBig {
+                limit: TOO_BIG_PREFIX_SIZE
+            })]
+        );
+        let prefix = decoder.take_too_big_prefix();
+        assert_eq!(prefix.len(), TOO_BIG_PREFIX_SIZE);
+        assert!(prefix.starts_with(b"<rpc message-id=\"9\">"));
     }
 
     #[test]
@@ -855,7 +1002,14 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
             (b"\n##\n", "before any chunk"),
             (b"\n##x", "end the end-of-chunks marker"),
             (b"\n#3\nabc#", "expected \"\\n\" to start a chunk header"),
-            (b"\n#3\nabc\n\n##\n", "expected \"#\""),
+            (
+                b"\n#3\nabc\nx##\n",
+                "expected \"\\n\" to start a chunk header",
+            ),
+            (
+                b"\n#3\nabcd\n##\n",
+                "expected \"\\n\" to start a chunk header",
+            ),
             (b"\n#3\nabc\n#\n", "not a decimal number"),
         ];
         for (input, expected) in cases {

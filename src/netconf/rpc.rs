@@ -49,15 +49,29 @@ pub enum ReplyBody {
 
 impl Request {
     /// Parses a message.
+    ///
+    /// A message that is not well-formed, or whose root is an `<rpc>` in
+    /// another namespace, is rejected with the root's start tag when that
+    /// tag could be read and is named `rpc`. The error reply then still
+    /// echoes the `message-id`.
     pub fn parse(message: &[u8]) -> Result<Request, Rejected> {
-        let text = std::str::from_utf8(message).map_err(|err| {
+        let text = match std::str::from_utf8(message) {
+            Ok(text) => text,
+            Err(err) => {
+                let valid = message.get(..err.valid_up_to()).unwrap_or_default();
+                let start = std::str::from_utf8(valid).ok().and_then(recover_rpc_start);
+                return Err(Rejected::new(
+                    start,
+                    RpcError::malformed_message(format!("the message is not UTF-8: {err}")),
+                ));
+            }
+        };
+        let rpc = xml::parse(text).map_err(|err| {
             Rejected::new(
-                None,
-                RpcError::malformed_message(format!("the message is not UTF-8: {err}")),
+                recover_rpc_start(text),
+                RpcError::malformed_message(err.to_string()),
             )
         })?;
-        let rpc = xml::parse(text)
-            .map_err(|err| Rejected::new(None, RpcError::malformed_message(err.to_string())))?;
 
         if !rpc.is(NS_BASE, "rpc") {
             let message = format!(
@@ -65,7 +79,12 @@ impl Request {
                 rpc.name,
                 rpc.namespace.as_deref().unwrap_or("no namespace")
             );
-            return Err(Rejected::new(None, RpcError::malformed_message(message)));
+            let start = (rpc.name == "rpc").then(|| Element {
+                children: Vec::new(),
+                text: String::new(),
+                ..rpc
+            });
+            return Err(Rejected::new(start, RpcError::malformed_message(message)));
         }
         if rpc.attribute("message-id").is_none() {
             let error = RpcError::missing_attribute(
@@ -96,6 +115,26 @@ impl Request {
             )),
         }
     }
+}
+
+/// Reads the `<rpc ...>` start tag at the beginning of `text`, a message
+/// that could not be parsed as a whole, for the attributes the error reply
+/// echoes. Returns `None` unless the root element's local name is `rpc`.
+pub fn recover_rpc_start(text: &str) -> Option<Element> {
+    xml::parse_root_start(text).filter(|start| start.name == "rpc")
+}
+
+/// Reads the `<rpc ...>` start tag from the first bytes of a message that
+/// was too big to read (see [`recover_rpc_start`]). The bytes may end in
+/// the middle of a UTF-8 sequence.
+pub fn recover_rpc_start_from_prefix(prefix: &[u8]) -> Option<Element> {
+    let valid = match std::str::from_utf8(prefix) {
+        Ok(text) => text,
+        Err(err) => {
+            std::str::from_utf8(prefix.get(..err.valid_up_to()).unwrap_or_default()).ok()?
+        }
+    };
+    recover_rpc_start(valid)
 }
 
 /// Writes an `<rpc-reply>` for a request whose `<rpc>` element is `rpc`
@@ -191,6 +230,59 @@ mod tests {
             rejected.error.tag,
             super::super::error::ErrorTag::MalformedMessage
         );
+        let start = rejected.rpc.expect("start tag kept");
+        assert_eq!(start.attribute("message-id"), Some("1"));
+        assert!(start.children.is_empty());
+    }
+
+    #[test]
+    fn malformed_after_start_tag_keeps_attributes() {
+        let rejected = Request::parse(
+            br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:ex="urn:ex" message-id="7" ex:user="fred"><get></rpc>"#,
+        )
+        .expect_err("malformed");
+        assert_eq!(
+            rejected.error.tag,
+            super::super::error::ErrorTag::MalformedMessage
+        );
+        let mut out = String::new();
+        write_reply(
+            rejected.rpc.as_deref(),
+            &ReplyBody::Errors(vec![rejected.error]),
+            &mut out,
+        );
+        assert!(
+            out.starts_with(r#"<rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="7" xmlns:ex="urn:ex" ex:user="fred"><rpc-error>"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_after_start_tag_keeps_message_id() {
+        let rejected = Request::parse(
+            b"<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"8\"><get>\xff</get></rpc>",
+        )
+        .expect_err("not UTF-8");
+        assert_eq!(
+            rejected.rpc.expect("start tag").attribute("message-id"),
+            Some("8")
+        );
+    }
+
+    #[test]
+    fn other_root_not_echoed() {
+        let rejected = Request::parse(br#"<hello message-id="3"><get></hello>"#).expect_err("no");
+        assert!(rejected.rpc.is_none());
+        let rejected = Request::parse(br#"<hello message-id="3"/>"#).expect_err("not rpc");
+        assert!(rejected.rpc.is_none());
+    }
+
+    #[test]
+    fn prefix_cut_inside_utf8_sequence_recovered() {
+        let mut prefix = "<rpc message-id=\"é\"><get-config>é".as_bytes().to_vec();
+        prefix.pop();
+        let start = recover_rpc_start_from_prefix(&prefix).expect("start tag");
+        assert_eq!(start.attribute("message-id"), Some("é"));
     }
 
     #[test]

@@ -318,8 +318,9 @@ impl Server {
                         ErrorType::Rpc,
                         format!("the request exceeds the maximum message size of {limit} bytes"),
                     );
+                    let start = rpc::recover_rpc_start_from_prefix(&reader.take_too_big_prefix());
                     let mut reply = String::new();
-                    rpc::write_reply(None, &ReplyBody::Errors(vec![error]), &mut reply);
+                    rpc::write_reply(start.as_ref(), &ReplyBody::Errors(vec![error]), &mut reply);
                     self.sessions.count_rpc(&entry.counters, true, true);
                     output.send(reply).await?;
                     continue;

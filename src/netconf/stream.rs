@@ -92,6 +92,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageStream<S> {
         self.decoder.last_message_framing()
     }
 
+    /// Returns the first bytes of the message that
+    /// [`MessageStream::read_message`] last reported as too big (see
+    /// [`Decoder::take_too_big_prefix`]).
+    pub fn take_too_big_prefix(&mut self) -> Vec<u8> {
+        self.decoder.take_too_big_prefix()
+    }
+
     /// Reads the next message.
     ///
     /// Returns `Ok(None)` when the peer closed the stream between messages.
@@ -160,6 +167,12 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     /// is cancel-safe in the same way.
     pub async fn read_message(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
         read_message(&mut self.io, &mut self.decoder, &mut self.read_buffer).await
+    }
+
+    /// Returns the first bytes of the message that
+    /// [`MessageReader::read_message`] last reported as too big.
+    pub fn take_too_big_prefix(&mut self) -> Vec<u8> {
+        self.decoder.take_too_big_prefix()
     }
 }
 

@@ -255,6 +255,25 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
+/// Reads the start tag of the root element of `text`, with its attributes
+/// and namespace declarations but no content, even when the document is
+/// malformed or cut off after that tag. Returns `None` when the text does
+/// not start with a well-formed start tag (after an optional XML
+/// declaration, comments and white space).
+pub fn parse_root_start(text: &str) -> Option<Element> {
+    let mut reader = NsReader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) | Event::Empty(start) => {
+                return read_start(&reader, &start).ok();
+            }
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(text) if text.xml10_content().trim().is_empty() => {}
+            _ => return None,
+        }
+    }
+}
+
 fn close_element(element: Element, stack: &mut [Element], root: &mut Option<Element>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(element),
@@ -384,6 +403,20 @@ mod tests {
     #[test]
     fn mismatched_end_tag_rejected() {
         assert!(matches!(parse("<a><b></a>"), Err(XmlError::Syntax(_))));
+    }
+
+    #[test]
+    fn root_start_read_from_malformed_document() {
+        let root = parse_root_start(
+            "<?xml version=\"1.0\"?>\n<!-- c --><nc:rpc xmlns:nc=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"5\"><get></rpc>",
+        )
+        .expect("start tag");
+        assert!(root.is(NS_BASE, "rpc"));
+        assert_eq!(root.attribute("message-id"), Some("5"));
+        assert!(root.children.is_empty());
+        assert_eq!(parse_root_start("<rpc message-id=\"5"), None);
+        assert_eq!(parse_root_start("text<rpc/>"), None);
+        assert_eq!(parse_root_start("<x:rpc/>"), None, "undeclared prefix");
     }
 
     #[test]

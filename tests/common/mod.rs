@@ -5,6 +5,10 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
+mod raw_channel;
+#[allow(unused_imports)]
+pub use raw_channel::*;
+
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

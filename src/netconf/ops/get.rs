@@ -19,7 +19,7 @@ pub async fn handle(
         operation,
         &[(NS_BASE, "filter"), (NS_WITH_DEFAULTS, "with-defaults")],
     )?;
-    let filter = params::filter(operation)?;
+    let filter = params::filter(context.rpc, operation)?;
     let with_defaults = with_defaults::parameter(operation, NS_WITH_DEFAULTS)?;
     let state = monitoring::operational_state(context.server).await?;
     let mut request = ReadRequest::new(ReadSource::Operational { state }, filter);

@@ -22,7 +22,7 @@ pub async fn handle(
         ],
     )?;
     let source = params::datastore(operation, "source")?;
-    let filter = params::filter(operation)?;
+    let filter = params::filter(context.rpc, operation)?;
     let with_defaults = with_defaults::parameter(operation, NS_WITH_DEFAULTS)?;
     let mut request = ReadRequest::new(ReadSource::Configuration(source), filter);
     request.with_defaults = with_defaults;

@@ -45,30 +45,44 @@ pub fn datastore(operation: &Element, parameter: &str) -> Result<Datastore, RpcE
     }
 }
 
-/// Reads the optional `<filter>` parameter.
-pub fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
+/// Reads the optional `<filter>` parameter of `operation`, the operation
+/// element inside `rpc`.
+///
+/// A subtree filter keeps the children of `<filter>`. An XPath filter
+/// (`type="xpath"`) has its `select` expression translated to module-name
+/// prefixes with the namespace declarations in scope at `<filter>`.
+pub fn filter(rpc: &Element, operation: &Element) -> Result<Option<Filter>, RpcError> {
     let Some(filter) = operation.child(NS_BASE, "filter") else {
         return Ok(None);
     };
-    let kind = filter
-        .attribute("type")
-        .or_else(|| filter.attribute_ns(NS_BASE, "type"))
-        .unwrap_or("subtree");
+    let kind = filter_attribute(filter, "type").unwrap_or("subtree");
     match kind {
         "subtree" => {
             let mut elements = filter.children.clone();
-            crate::datastore::normalize::lowercase_names(&mut elements);
+            crate::datastore::normalize::lowercase_filter_names(&mut elements);
             Ok(Some(Filter::Subtree(elements)))
         }
-        "xpath" => Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            "XPath filters are not supported by this server; use a subtree filter",
-        )),
+        "xpath" => {
+            let Some(select) = filter_attribute(filter, "select") else {
+                return Err(RpcError::missing_attribute(
+                    ErrorType::Protocol,
+                    "select",
+                    "filter",
+                    "an XPath filter needs a select attribute with the XPath expression",
+                ));
+            };
+            let namespaces: Vec<(String, String)> = [rpc, operation, filter]
+                .iter()
+                .flat_map(|element| element.prefixes.iter().cloned())
+                .collect();
+            let filter = crate::datastore::xpath::XPathFilter::new(select, &namespaces)?;
+            Ok(Some(Filter::XPath(filter)))
+        }
         other => Err(RpcError::bad_attribute(
             ErrorType::Protocol,
             "type",
             "filter",
-            format!("filter type {other:?} is invalid; use \"subtree\""),
+            format!("filter type {other:?} is invalid; use \"subtree\" or \"xpath\""),
         )),
     }
 }
@@ -90,6 +104,14 @@ pub fn reject_unknown_in(operation: &Element, allowed: &[(&str, &str)]) -> Resul
         }
     }
     Ok(())
+}
+
+/// Returns the attribute `name` of `<filter>`, unprefixed or in the base
+/// namespace.
+fn filter_attribute<'a>(filter: &'a Element, name: &str) -> Option<&'a str> {
+    filter
+        .attribute(name)
+        .or_else(|| filter.attribute_ns(NS_BASE, name))
 }
 
 /// Rejects parameters other than `allowed`, naming the first unknown one.
