@@ -303,10 +303,10 @@ async fn get_data_errors_follow_rfc_8526() {
                 "everything",
             ),
             (
-                &get_data("ds:running", "<xpath-filter>/ztp</xpath-filter>"),
-                "operation-not-supported",
+                &get_data("ds:running", "<xpath-filter>/undeclared:ztp</xpath-filter>"),
+                "invalid-value",
                 "protocol",
-                "xpath-filter",
+                "undeclared",
             ),
             (
                 &get_data("ds:running", "<max-depth>0</max-depth>"),
@@ -394,6 +394,45 @@ async fn edit_data_errors_and_locks() {
             ))
             .await;
         other.rpc_ok(&edit_data("ds:running", &config)).await;
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn get_data_with_xpath_filter() {
+    with_timeout(async {
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
+        let config = format!(
+            "{}{}",
+            policy_config("p1"),
+            ztp_config(&format!(
+                "{}{}",
+                server_entry("192.0.2.1", 1, "p1", None),
+                server_entry("192.0.2.2", 2, "p1", None)
+            ))
+        );
+        client.edit("running", &config).await;
+        let reply = client
+            .rpc(&get_data(
+                "ds:operational",
+                r#"<xpath-filter xmlns:z="urn:ztpd:yang:ztpd-ztp">/z:ztp/z:certificate-remote[z:port='2']</xpath-filter>"#,
+            ))
+            .await;
+        let data = reply
+            .children
+            .iter()
+            .find(|child| child.name == "data")
+            .expect("data");
+        let ztp = find(data, &["ztp"]).expect("ztp selected");
+        let addresses: Vec<String> = ztp
+            .children
+            .iter()
+            .filter(|child| child.name == "certificate-remote")
+            .filter_map(|entry| text(entry, &["address"]))
+            .collect();
+        assert_eq!(addresses, ["192.0.2.2"]);
+        assert!(find(data, &["ssl"]).is_none(), "{data:?}");
         daemon.stop();
     })
     .await;

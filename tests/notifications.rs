@@ -575,3 +575,35 @@ async fn kill_session_end_names_killer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn xpath_filter_selects_events() {
+    with_timeout(async {
+        let (lab, daemon, mut listener) = start_daemon_with_client().await;
+        let filter = format!(
+            r#"<filter type="xpath" xmlns:ncn="{NS_NCN}" select="/ncn:netconf-session-start"/>"#
+        );
+        listener.rpc_ok(&subscribe(&filter)).await;
+
+        let other = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let other_id = text(&other.server_hello, &["session-id"]).expect("session-id");
+        drop(other);
+        let start = listener.next_notification(Duration::from_secs(5)).await;
+        let start = expect_event(&start, "netconf-session-start");
+        assert_eq!(leaf(start, "session-id"), Some(other_id));
+        listener.expect_silence(SILENCE).await;
+
+        let mut second = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let reply = second
+            .rpc(&subscribe(
+                r#"<filter type="xpath" select="/undeclared:x"/>"#,
+            ))
+            .await;
+        assert_eq!(
+            text(rpc_errors(&reply)[0], &["error-tag"]).as_deref(),
+            Some("invalid-value")
+        );
+        daemon.stop();
+    })
+    .await;
+}

@@ -59,6 +59,9 @@ pub enum EventFilter {
     /// The events of which an RFC 6241 subtree filter (the children of
     /// `<filter>`) selects anything. The whole event is sent.
     Subtree(Vec<Element>),
+    /// The events of which an XPath expression selects anything. The whole
+    /// event is sent.
+    XPath(crate::datastore::xpath::XPathFilter),
 }
 
 impl EventFilter {
@@ -66,39 +69,47 @@ impl EventFilter {
     pub fn matches(&self, notification: &Notification) -> bool {
         match self {
             EventFilter::All => true,
-            EventFilter::Subtree(filter) => subtree_selects(filter, &notification.content),
+            EventFilter::Subtree(filter) => parse_event(&notification.content).is_some_and(|event| {
+                match crate::datastore::filter::subtree(&event, filter) {
+                    Ok(selected) => selected.reference().is_some(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "subtree filter failed on an event; the event is not sent");
+                        false
+                    }
+                }
+            }),
+            EventFilter::XPath(filter) => parse_event(&notification.content).is_some_and(|event| {
+                match crate::datastore::xpath::select(&event, filter) {
+                    Ok(selected) => selected.reference().is_some(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "XPath filter failed on an event; the event is not sent");
+                        false
+                    }
+                }
+            }),
         }
     }
 }
 
-/// Parses `content` as an instance of its YANG notification and applies the
-/// subtree filter to it. Content that does not parse matches nothing.
-fn subtree_selects(filter: &[Element], content: &str) -> bool {
-    let Ok(context) = crate::schema::context() else {
-        return false;
-    };
+/// Parses `content` as an instance of its YANG notification, for
+/// filtering. Content that does not parse is `None` and matches nothing.
+fn parse_event(content: &str) -> Option<DataTree<'static>> {
+    let context = crate::schema::context().ok()?;
     // libyang reads a C string, which would end at a NUL character.
     if content.contains('\0') {
-        return false;
+        return None;
     }
     LibyangError::clear();
-    let event = match DataTree::parse_op_string(
+    match DataTree::parse_op_string(
         context,
         content,
         DataFormat::XML,
         DataOperation::NotificationYang,
     ) {
-        Ok(event) => event,
+        Ok(event) => Some(event),
         Err(_) => {
-            tracing::warn!(error = %LibyangError::last(), "an event does not parse as a YANG notification; subtree filters select nothing from it");
-            return false;
-        }
-    };
-    match crate::datastore::filter::subtree(&event, filter) {
-        Ok(selected) => selected.reference().is_some(),
-        Err(err) => {
-            tracing::warn!(error = %err, "subtree filter failed on an event; the event is not sent");
-            false
+            tracing::warn!(error = %LibyangError::last(), "an event does not parse as a YANG notification; filters select nothing from it");
+            None
         }
     }
 }

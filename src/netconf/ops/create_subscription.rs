@@ -17,7 +17,7 @@ use super::OperationContext;
 
 /// Subscribes the session. Its notifications start after the reply.
 pub fn handle(context: &OperationContext<'_>, operation: &Element) -> Result<ReplyBody, RpcError> {
-    let request = parse(operation, OffsetDateTime::now_utc())?;
+    let request = parse_in(&[context.rpc], operation, OffsetDateTime::now_utc())?;
     context.subscription.create(request)?;
     Ok(ReplyBody::Ok)
 }
@@ -25,7 +25,18 @@ pub fn handle(context: &OperationContext<'_>, operation: &Element) -> Result<Rep
 /// Reads and checks the parameters, in the order of the error cases of RFC
 /// 5277 section 2.1.1. `now` is the current time, which `startTime` must
 /// not be later than.
+#[cfg(test)]
 fn parse(operation: &Element, now: OffsetDateTime) -> Result<SubscriptionRequest, RpcError> {
+    parse_in(&[], operation, now)
+}
+
+/// Like [`parse`]; `scope` holds the elements around `operation` whose
+/// namespace declarations an XPath filter's prefixes may use.
+fn parse_in(
+    scope: &[&Element],
+    operation: &Element,
+    now: OffsetDateTime,
+) -> Result<SubscriptionRequest, RpcError> {
     for child in &operation.children {
         let known = (child.namespace.as_deref() == Some(NS_NOTIFICATION)
             && ["stream", "filter", "startTime", "stopTime"].contains(&child.name.as_str()))
@@ -60,7 +71,7 @@ fn parse(operation: &Element, now: OffsetDateTime) -> Result<SubscriptionRequest
         .or_else(|| operation.child(NS_BASE, "filter"))
     {
         None => EventFilter::All,
-        Some(filter) => event_filter(filter)?,
+        Some(filter) => event_filter(scope, operation, filter)?,
     };
 
     let start_time = time_parameter(operation, "startTime")?;
@@ -106,22 +117,43 @@ fn parse(operation: &Element, now: OffsetDateTime) -> Result<SubscriptionRequest
     })
 }
 
-fn event_filter(filter: &Element) -> Result<EventFilter, RpcError> {
+fn event_filter(
+    scope: &[&Element],
+    operation: &Element,
+    filter: &Element,
+) -> Result<EventFilter, RpcError> {
     let kind = filter
         .attribute("type")
         .or_else(|| filter.attribute_ns(NS_BASE, "type"))
         .unwrap_or("subtree");
     match kind {
         "subtree" => Ok(EventFilter::Subtree(filter.children.clone())),
-        "xpath" => Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            "XPath filters are not supported by this server; use a subtree filter",
-        )),
+        "xpath" => {
+            let select = filter
+                .attribute("select")
+                .or_else(|| filter.attribute_ns(NS_BASE, "select"))
+                .ok_or_else(|| {
+                    RpcError::missing_attribute(
+                        ErrorType::Protocol,
+                        "select",
+                        "filter",
+                        "an XPath filter needs a select attribute with the XPath expression",
+                    )
+                })?;
+            let namespaces: Vec<(String, String)> = scope
+                .iter()
+                .copied()
+                .chain([operation, filter])
+                .flat_map(|element| element.prefixes.iter().cloned())
+                .collect();
+            let filter = crate::datastore::xpath::XPathFilter::new(select, &namespaces)?;
+            Ok(EventFilter::XPath(filter))
+        }
         other => Err(RpcError::bad_attribute(
             ErrorType::Protocol,
             "type",
             "filter",
-            format!("filter type {other:?} is invalid; use \"subtree\""),
+            format!("filter type {other:?} is invalid; use \"subtree\" or \"xpath\""),
         )),
     }
 }
@@ -249,9 +281,16 @@ mod tests {
     }
 
     #[test]
-    fn xpath_filter_not_supported() {
-        let error = rejected(r#"<filter type="xpath" select="/*"/>"#);
-        assert_eq!(error.tag, ErrorTag::OperationNotSupported);
+    fn xpath_filter_read() {
+        let request =
+            parse(&operation(r#"<filter type="xpath" select="/*"/>"#), NOW).expect("accepted");
+        assert!(
+            matches!(request.filter, EventFilter::XPath(_)),
+            "{:?}",
+            request.filter
+        );
+        let error = rejected(r#"<filter type="xpath"/>"#);
+        assert_eq!(error.tag, ErrorTag::MissingAttribute);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub async fn handle(
     )?;
     let datastore = nmda::datastore(operation, context.rpc)?;
     reject_origin(operation, datastore)?;
-    let filter = filter(operation)?;
+    let filter = filter(context.rpc, operation)?;
     let config_filter = config_filter(operation)?;
     let max_depth = max_depth(operation)?;
     let with_defaults = with_defaults::parameter(operation, NS_NMDA)?;
@@ -100,19 +100,22 @@ fn reject_origin(operation: &Element, datastore: NmdaDatastore) -> Result<(), Rp
 
 /// Reads `subtree-filter` (its children are the filter) or rejects
 /// `xpath-filter`.
-fn filter(operation: &Element) -> Result<Option<Filter>, RpcError> {
-    if operation.child(NS_NMDA, "xpath-filter").is_some() {
-        return Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            "xpath-filter is not supported by this server; use subtree-filter",
-        )
-        .with_info(ErrorInfo::BadElement("xpath-filter".into())));
+fn filter(rpc: &Element, operation: &Element) -> Result<Option<Filter>, RpcError> {
+    if let Some(xpath) = operation.child(NS_NMDA, "xpath-filter") {
+        // The expression's prefixes are the namespace declarations in
+        // scope at the xpath-filter element.
+        let namespaces: Vec<(String, String)> = [rpc, operation, xpath]
+            .iter()
+            .flat_map(|element| element.prefixes.iter().cloned())
+            .collect();
+        let filter = crate::datastore::xpath::XPathFilter::new(xpath.trimmed_text(), &namespaces)?;
+        return Ok(Some(Filter::XPath(filter)));
     }
     let Some(subtree) = operation.child(NS_NMDA, "subtree-filter") else {
         return Ok(None);
     };
     let mut elements = subtree.children.clone();
-    normalize::lowercase_names(&mut elements);
+    normalize::lowercase_filter_names(&mut elements);
     Ok(Some(Filter::Subtree(elements)))
 }
 
