@@ -168,7 +168,7 @@ impl Worker {
                 return;
             }
         };
-        let _initial = InitialCertificate::import(&self.pki, &settings);
+        let initial = InitialCertificate::import(&self.pki, &settings);
 
         for server in &list.servers {
             self.start_attempt(server);
@@ -218,6 +218,9 @@ impl Worker {
             let Some(info) = fetched.certificates.into_iter().next() else {
                 continue;
             };
+            // The initial certificate leaves the PKI domain before the result
+            // is published, so a `get` that returns `installed` never lists it.
+            drop(initial);
             tracing::info!(
                 server = %server.label(),
                 fingerprint_sha256 = %info.fingerprint_sha256,
@@ -236,6 +239,7 @@ impl Worker {
             return;
         }
 
+        drop(initial);
         tracing::warn!(
             servers = list.servers.len(),
             "every bootstrap server failed"
