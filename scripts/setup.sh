@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing ztpd needs and a fresh Debian machine
 # lacks: cmake and the PCRE2 headers (libyang is built from source by the
-# yang3 crate), yanglint, and a Python virtual environment in .venv with the
-# pinned packages of tests/python/requirements.txt (ncclient, pytest, pyang).
+# yang3 crate), yanglint, iproute2, and a Python virtual environment in
+# .venv with the pinned packages of tests/python/requirements.txt
+# (ncclient, pytest, pyang).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v yanglint >/dev/null 2>&1 || missing+=(libyang2-tools)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# tests/vrf.rs builds its network namespace, veth and VRF devices with `ip`;
+# without it those tests skip.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -46,6 +46,11 @@ pub const MAX_REQUEST_BODY_SIZE: usize = 64 * 1024;
 /// which bounds the tasks and memory that a flood of connections can take.
 const MAX_CONNECTIONS: usize = 64;
 
+/// Backlog of a listening socket bound to a device. It exceeds
+/// [`MAX_CONNECTIONS`], so a burst of clients waits instead of being
+/// refused.
+const LISTEN_BACKLOG: i32 = 128;
+
 /// Time a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -204,6 +209,24 @@ struct ConnectionInfo {
 impl LabServer {
     /// Checks the settings and binds the listening socket.
     pub async fn bind(settings: LabServerSettings) -> Result<LabServer, LabServerError> {
+        LabServer::bind_inner(settings, None).await
+    }
+
+    /// Like [`bind`](LabServer::bind), but binds the listening socket to
+    /// the Linux network device `device` (`SO_BINDTODEVICE`) first. With a
+    /// VRF device, the server listens on an address of that VRF, which an
+    /// unbound socket cannot bind.
+    pub async fn bind_to_device(
+        settings: LabServerSettings,
+        device: &str,
+    ) -> Result<LabServer, LabServerError> {
+        LabServer::bind_inner(settings, Some(device)).await
+    }
+
+    async fn bind_inner(
+        settings: LabServerSettings,
+        device: Option<&str>,
+    ) -> Result<LabServer, LabServerError> {
         let tls = tls_config(&settings)?;
         if !settings.store_dir.is_dir() {
             return Err(LabServerError::Store {
@@ -222,13 +245,14 @@ impl LabServer {
             fault_certificate,
         });
 
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| LabServerError::Bind {
-                    address: settings.listen,
-                    source,
-                })?;
+        let bound = match device {
+            None => TcpListener::bind(settings.listen).await,
+            Some(device) => listen_on_device(settings.listen, device),
+        };
+        let listener = bound.map_err(|source| LabServerError::Bind {
+            address: settings.listen,
+            source,
+        })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| LabServerError::Bind {
@@ -318,6 +342,31 @@ impl LabServerHandle {
             tracing::warn!(error = %err, "lab bootstrap server task failed");
         }
     }
+}
+
+/// Opens a listening socket on `address` that is bound to the network
+/// device `device`.
+fn listen_on_device(address: SocketAddr, device: &str) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.bind_device(Some(device.as_bytes())).map_err(|err| {
+        std::io::Error::new(
+            err.kind(),
+            format!("binding to network device {device:?} failed: {err}"),
+        )
+    })?;
+    // As tokio's TcpListener::bind does on Unix, so a restarted server can
+    // take a port whose old connections are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
 }
 
 fn tls_config(settings: &LabServerSettings) -> Result<rustls::ServerConfig, LabServerError> {

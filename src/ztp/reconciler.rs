@@ -391,7 +391,7 @@ impl Worker {
                 return false;
             }
         };
-        let _initial = InitialCertificate::import(&self.pki, &settings);
+        let initial = InitialCertificate::import(&self.pki, &settings);
 
         for server in &list.servers {
             self.start_attempt(server);
@@ -441,6 +441,9 @@ impl Worker {
             let Some(info) = fetched.certificates.into_iter().next() else {
                 continue;
             };
+            // The initial certificate leaves the PKI domain before the result
+            // is published, so a `get` that returns `installed` never lists it.
+            drop(initial);
             tracing::info!(
                 server = %server.label(),
                 fingerprint_sha256 = %info.fingerprint_sha256,
@@ -459,6 +462,7 @@ impl Worker {
             return true;
         }
 
+        drop(initial);
         tracing::warn!(
             servers = list.servers.len(),
             "every bootstrap server failed"
