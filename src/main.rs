@@ -197,31 +197,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (servers_sender, servers) = watch::channel(ServerList::default());
     let datastore = DatastoreHandle::open(&config.state_dir, commit_hook(servers_sender))?;
 
-    // Reconciler.
+    // NETCONF over SSH, with the reconciler's request queue.
     let shutdown = CancellationToken::new();
     let state = SharedState::default();
-    let worker = Worker {
-        state: state.clone(),
-        pki: pki.clone(),
-        source_file: SourceFile::in_dir(&config.state_dir),
-        device: config.device.clone(),
-        bootstrap: config.bootstrap.clone(),
-    };
-    if let Err(err) = ztpd::ztp::download::ClientSettings::load(&config.device, &config.bootstrap) {
-        tracing::error!(error = %err.message, "the device identity is unusable; downloads will fail until it is fixed");
-    }
-    if config.bootstrap.insecure_skip_server_verify {
-        tracing::warn!(
-            "bootstrap server certificates are not verified (bootstrap.insecure-skip-server-verify)"
-        );
-    }
     let (control, commands) = reconciler::Control::channel();
-    let reconciler = tokio::spawn(reconciler::run(worker, servers, commands, shutdown.clone()));
-
-    // NETCONF over SSH.
     let server = Server::new(
         datastore,
-        std::sync::Arc::new(StateReader { state, pki }),
+        std::sync::Arc::new(StateReader {
+            state: state.clone(),
+            pki: pki.clone(),
+        }),
         server_capabilities()?,
         SessionSettings {
             max_message_size: config.netconf.max_message_size,
@@ -246,6 +231,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             server.session_registry(),
         ))
         .await?;
+
+    // Reconciler.
+    let worker = Worker {
+        notifications: server.notifications().clone(),
+        state,
+        pki,
+        source_file: SourceFile::in_dir(&config.state_dir),
+        device: config.device.clone(),
+        bootstrap: config.bootstrap.clone(),
+    };
+    if let Err(err) = ztpd::ztp::download::ClientSettings::load(&config.device, &config.bootstrap) {
+        tracing::error!(error = %err.message, "the device identity is unusable; downloads will fail until it is fixed");
+    }
+    if config.bootstrap.insecure_skip_server_verify {
+        tracing::warn!(
+            "bootstrap server certificates are not verified (bootstrap.insecure-skip-server-verify)"
+        );
+    }
+    let reconciler = tokio::spawn(reconciler::run(worker, servers, commands, shutdown.clone()));
 
     let listener = Listener::bind(TransportSettings::from_config(&config)).await?;
     for address in listener.local_addrs() {

@@ -387,7 +387,7 @@ async fn with_defaults_modes_on_get_config_and_get() {
         let config = format!(
             "{}{}",
             policy_config("p1"),
-            ztp_config(&server_entry("10.1.1.1", 30217, "p1", None))
+            ztp_config(&server_entry("127.0.10.1", 30217, "p1", None))
         );
         let reply = client.edit("running", &config).await;
         assert!(reply.child(NS_BASE, "ok").is_some(), "{reply:?}");
@@ -442,7 +442,7 @@ async fn with_defaults_modes_on_get_config_and_get() {
         let reply = client
             .edit(
                 "running",
-                &ztp_config(&server_entry("10.1.1.1", 30217, "p1", Some("ip-address"))),
+                &ztp_config(&server_entry("127.0.10.1", 30217, "p1", Some("ip-address"))),
             )
             .await;
         assert!(reply.child(NS_BASE, "ok").is_some(), "{reply:?}");

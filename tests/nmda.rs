@@ -94,34 +94,34 @@ async fn edit_data_and_get_data_per_datastore() {
         let config = format!(
             "<config>{}{}</config>",
             policy_config("p1"),
-            ztp_config(&server_entry("10.2.2.2", 30217, "p1", None))
+            ztp_config(&server_entry("127.0.10.2", 30217, "p1", None))
         );
         client.rpc_ok(&edit_data("ds:candidate", &config)).await;
 
         let candidate = data(&mut client, &get_data("ds:candidate", "")).await;
-        assert_eq!(servers(&candidate), ["10.2.2.2"]);
+        assert_eq!(servers(&candidate), ["127.0.10.2"]);
         let running = data(&mut client, &get_data("ds:running", "")).await;
         assert!(servers(&running).is_empty(), "{running:?}");
 
         client.rpc_ok("<commit/>").await;
         let running = data(&mut client, &get_data("ds:running", "")).await;
-        assert_eq!(servers(&running), ["10.2.2.2"]);
+        assert_eq!(servers(&running), ["127.0.10.2"]);
 
         // edit-data on running with replace replaces the whole datastore.
         let replacement = format!(
             "<default-operation>replace</default-operation><config>{}{}</config>",
             policy_config("p1"),
-            ztp_config(&server_entry("10.3.3.3", 30217, "p1", None))
+            ztp_config(&server_entry("127.0.10.3", 30217, "p1", None))
         );
         client.rpc_ok(&edit_data("ds:running", &replacement)).await;
         let running = data(&mut client, &get_data("ds:running", "")).await;
-        assert_eq!(servers(&running), ["10.3.3.3"]);
+        assert_eq!(servers(&running), ["127.0.10.3"]);
         let config = client
             .rpc("<get-config><source><running/></source></get-config>")
             .await;
         assert_eq!(
             servers(config.child(NS_BASE, "data").expect("data")),
-            ["10.3.3.3"]
+            ["127.0.10.3"]
         );
         daemon.stop();
     })
@@ -135,7 +135,7 @@ async fn operational_has_state_library_and_monitoring() {
         let config = format!(
             "<config>{}{}</config>",
             policy_config("p1"),
-            ztp_config(&server_entry("10.4.4.4", 30217, "p1", None))
+            ztp_config(&server_entry("127.0.10.4", 30217, "p1", None))
         );
         client.rpc_ok(&edit_data("ds:running", &config)).await;
 
@@ -147,7 +147,7 @@ async fn operational_has_state_library_and_monitoring() {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(servers(&operational), ["10.4.4.4"]);
+        assert_eq!(servers(&operational), ["127.0.10.4"]);
         assert!(
             text(
                 &operational,
@@ -201,17 +201,17 @@ async fn get_data_filters_depth_and_defaults() {
             policy_config("p1"),
             ztp_config(&format!(
                 "{}{}",
-                server_entry("10.5.5.5", 30217, "p1", None),
-                server_entry("10.6.6.6", 30218, "p1", Some("esn"))
+                server_entry("127.0.10.5", 30217, "p1", None),
+                server_entry("127.0.10.6", 30218, "p1", Some("esn"))
             ))
         );
         client.rpc_ok(&edit_data("ds:running", &config)).await;
 
         let filter = format!(
-            r#"<subtree-filter><ztp xmlns="{NS_ZTP}"><certificate-remote><address>10.6.6.6</address></certificate-remote></ztp></subtree-filter>"#
+            r#"<subtree-filter><ztp xmlns="{NS_ZTP}"><certificate-remote><address>127.0.10.6</address></certificate-remote></ztp></subtree-filter>"#
         );
         let selected = data(&mut client, &get_data("ds:running", &filter)).await;
-        assert_eq!(servers(&selected), ["10.6.6.6"]);
+        assert_eq!(servers(&selected), ["127.0.10.6"]);
         assert_eq!(top_names(&selected), ["ztp"]);
         assert_eq!(
             text(&selected, &["ztp", "certificate-remote", "verify-type"]).as_deref(),
@@ -408,8 +408,8 @@ async fn get_data_with_xpath_filter() {
             policy_config("p1"),
             ztp_config(&format!(
                 "{}{}",
-                server_entry("192.0.2.1", 1, "p1", None),
-                server_entry("192.0.2.2", 2, "p1", None)
+                server_entry("127.0.2.1", 1, "p1", None),
+                server_entry("127.0.2.2", 2, "p1", None)
             ))
         );
         client.edit("running", &config).await;
@@ -431,7 +431,7 @@ async fn get_data_with_xpath_filter() {
             .filter(|child| child.name == "certificate-remote")
             .filter_map(|entry| text(entry, &["address"]))
             .collect();
-        assert_eq!(addresses, ["192.0.2.2"]);
+        assert_eq!(addresses, ["127.0.2.2"]);
         assert!(find(data, &["ssl"]).is_none(), "{data:?}");
         daemon.stop();
     })

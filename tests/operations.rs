@@ -35,13 +35,13 @@ async fn confirmed_commit_rolls_back_after_timeout() {
         let config = format!(
             "{}{}",
             policy_config("p"),
-            ztp_config(&server_entry("192.0.2.1", 443, "p", None))
+            ztp_config(&server_entry("127.0.2.1", 443, "p", None))
         );
         client.edit("candidate", &config).await;
         client
             .rpc_ok("<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>")
             .await;
-        assert_eq!(running(&mut client).await, ["192.0.2.1"]);
+        assert_eq!(running(&mut client).await, ["127.0.2.1"]);
 
         let deadline = Instant::now() + Duration::from_secs(10);
         while !running(&mut client).await.is_empty() {
@@ -63,7 +63,7 @@ async fn confirmed_commit_confirmed_stays() {
         let config = format!(
             "{}{}",
             policy_config("p"),
-            ztp_config(&server_entry("192.0.2.1", 443, "p", None))
+            ztp_config(&server_entry("127.0.2.1", 443, "p", None))
         );
         client.edit("candidate", &config).await;
         client
@@ -77,7 +77,7 @@ async fn confirmed_commit_confirmed_stays() {
         other.rpc_ok("<commit><persist-id>abc</persist-id></commit>").await;
 
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(running(&mut client).await, ["192.0.2.1"]);
+        assert_eq!(running(&mut client).await, ["127.0.2.1"]);
         daemon.stop();
     })
     .await;
@@ -141,7 +141,7 @@ async fn startup_copy_survives_restart() {
         let config = format!(
             "{}{}",
             policy_config("p"),
-            ztp_config(&server_entry("192.0.2.1", 443, "p", None))
+            ztp_config(&server_entry("127.0.2.1", 443, "p", None))
         );
         client.edit("running", &config).await;
         client
@@ -152,16 +152,16 @@ async fn startup_copy_survives_restart() {
         client
             .edit(
                 "running",
-                &ztp_config(&server_entry("192.0.2.2", 443, "p", None)),
+                &ztp_config(&server_entry("127.0.2.2", 443, "p", None)),
             )
             .await;
-        assert_eq!(running(&mut client).await, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(running(&mut client).await, ["127.0.2.1", "127.0.2.2"]);
         drop(client);
         daemon.stop();
 
         let daemon = Daemon::start(&config_path);
         let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
-        assert_eq!(running(&mut client).await, ["192.0.2.1"]);
+        assert_eq!(running(&mut client).await, ["127.0.2.1"]);
         client
             .rpc_ok("<delete-config><target><startup/></target></delete-config>")
             .await;

@@ -399,3 +399,47 @@ async fn removing_slow_server_cancels_its_attempt() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_attempt_is_notified() {
+    with_timeout(async {
+        let lab = Lab::new();
+        let liar = lab
+            .start_bootstrap_server_at("127.0.0.2".parse().expect("address"), Some(Fault::WrongEcho))
+            .await;
+        let good = lab.start_bootstrap_server_at("127.0.0.3".parse().expect("address"), None).await;
+        let daemon = Daemon::start(&lab.write_config(""));
+        let mut listener = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        listener
+            .rpc_ok(&format!(
+                r#"<create-subscription xmlns="{NS_NOTIFICATION}"><filter type="subtree"><certificate-download-event xmlns="{NS_ZTP}"/></filter></create-subscription>"#
+            ))
+            .await;
+
+        let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
+        let entries = format!(
+            "{}{}",
+            server_entry("127.0.0.2", liar.local_addr().port(), "ztp_policy", None),
+            server_entry("127.0.0.3", good.local_addr().port(), "ztp_policy", None)
+        );
+        client
+            .edit("running", &format!("{}{}", policy_config("ztp_policy"), ztp_config(&entries)))
+            .await;
+
+        let failed = listener.next_notification(std::time::Duration::from_secs(20)).await;
+        let failed = event(&failed);
+        assert!(failed.is(NS_ZTP, "certificate-download-event"), "{failed:?}");
+        assert_eq!(text(failed, &["address"]).as_deref(), Some("127.0.0.2"));
+        assert_eq!(text(failed, &["result"]).as_deref(), Some("failed"));
+        assert_eq!(text(failed, &["error"]).as_deref(), Some("identity-mismatch"));
+        assert!(text(failed, &["error-message"]).is_some());
+
+        let succeeded = listener.next_notification(std::time::Duration::from_secs(20)).await;
+        let succeeded = event(&succeeded);
+        assert_eq!(text(succeeded, &["address"]).as_deref(), Some("127.0.0.3"));
+        assert_eq!(text(succeeded, &["result"]).as_deref(), Some("succeeded"));
+        assert_eq!(text(succeeded, &["fingerprint-sha256"]), Some(lab.nce_fingerprint()));
+        daemon.stop();
+    })
+    .await;
+}

@@ -26,6 +26,7 @@ use super::state::{
     ServerStatus, SharedState, SourceFile,
 };
 use crate::config::{BootstrapConfig, DeviceConfig};
+use crate::netconf::notifications::events::DownloadAttempt;
 use crate::pki::{DEFAULT_DOMAIN, PkiStore};
 
 /// File name of the device's initial certificate while it is imported into
@@ -34,6 +35,9 @@ pub const INITIAL_CERTIFICATE: &str = "initial-device.pem";
 
 /// Everything a download round needs, apart from the server list.
 pub struct Worker {
+    /// Where each attempt's result is published as
+    /// `certificate-download-event`.
+    pub notifications: crate::netconf::notifications::NotificationBus,
     pub state: SharedState,
     pub pki: PkiStore,
     pub source_file: SourceFile,
@@ -450,15 +454,24 @@ impl Worker {
                 subject = %info.subject,
                 "CA certificate installed"
             );
-            let mut state = self.state.lock();
-            state.status = CertificateStatus::Installed;
-            state.certificate = Some(InstalledCertificate {
-                info,
-                source: Some(source),
-            });
-            if let Some(entry) = find_server(&mut state.servers, server) {
-                entry.status = ServerStatus::Succeeded;
+            let fingerprint = info.fingerprint_sha256.clone();
+            {
+                let mut state = self.state.lock();
+                state.status = CertificateStatus::Installed;
+                state.certificate = Some(InstalledCertificate {
+                    info,
+                    source: Some(source),
+                });
+                if let Some(entry) = find_server(&mut state.servers, server) {
+                    entry.status = ServerStatus::Succeeded;
+                }
             }
+            self.notifications
+                .publish_certificate_download(&DownloadAttempt {
+                    address: server.address,
+                    vpn_instance: server.vpn_instance.clone(),
+                    result: Ok(fingerprint),
+                });
             return true;
         }
 
@@ -489,11 +502,19 @@ impl Worker {
     }
 
     fn record_failure(&self, server: &ServerConfig, err: &DownloadError) {
-        let mut state = self.state.lock();
-        if let Some(entry) = find_server(&mut state.servers, server) {
-            entry.status = ServerStatus::Failed;
-            entry.last_error = Some((err.kind, err.message.clone()));
+        {
+            let mut state = self.state.lock();
+            if let Some(entry) = find_server(&mut state.servers, server) {
+                entry.status = ServerStatus::Failed;
+                entry.last_error = Some((err.kind, err.message.clone()));
+            }
         }
+        self.notifications
+            .publish_certificate_download(&DownloadAttempt {
+                address: server.address,
+                vpn_instance: server.vpn_instance.clone(),
+                result: Err((err.kind.yang_name(), err.message.clone())),
+            });
     }
 }
 

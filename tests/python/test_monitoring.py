@@ -179,7 +179,7 @@ def test_with_defaults_modes(lab, operation):
     with lab.connect() as session:
         session.edit_config(
             target="running",
-            config=config(policy("ztp_policy"), server("192.0.2.1", 443) + server("192.0.2.2", 443, verify_type="ip-address")),
+            config=config(policy("ztp_policy"), server("127.0.2.1", 443) + server("127.0.2.2", 443, verify_type="ip-address")),
         )
 
         def read(mode):
@@ -190,21 +190,21 @@ def test_with_defaults_modes(lab, operation):
             return etree.fromstring(reply.data_xml.encode())
 
         explicit = read("explicit")
-        assert verify_type(explicit, "192.0.2.1") is None
-        assert verify_type(explicit, "192.0.2.2").text == "ip-address"
+        assert verify_type(explicit, "127.0.2.1") is None
+        assert verify_type(explicit, "127.0.2.2").text == "ip-address"
 
         trim = read("trim")
-        assert verify_type(trim, "192.0.2.1") is None
-        assert verify_type(trim, "192.0.2.2") is None
+        assert verify_type(trim, "127.0.2.1") is None
+        assert verify_type(trim, "127.0.2.2") is None
 
         report_all = read("report-all")
-        for address in ("192.0.2.1", "192.0.2.2"):
+        for address in ("127.0.2.1", "127.0.2.2"):
             leaf = verify_type(report_all, address)
             assert leaf.text == "ip-address"
             assert dict(leaf.attrib) == {}
 
         tagged = read("report-all-tagged")
-        for address in ("192.0.2.1", "192.0.2.2"):
+        for address in ("127.0.2.1", "127.0.2.2"):
             leaf = verify_type(tagged, address)
             assert leaf.text == "ip-address"
             assert leaf.get(f"{{{NS_DEFAULT}}}default") == "true"

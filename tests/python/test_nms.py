@@ -106,18 +106,18 @@ def test_failover_from_wrong_echo_to_next_server(lab):
 def test_eleventh_server_rejected(lab):
     lab.start_daemon()
     with lab.connect() as session:
-        ten = "".join(server(f"192.0.2.{index}", 30217) for index in range(1, 11))
+        ten = "".join(server(f"127.0.2.{index}", 30217) for index in range(1, 11))
         session.edit_config(target="candidate", config=config(policy("ztp_policy"), ten))
         before = configured_servers(session, "candidate")
         assert len(before) == 10
 
         with pytest.raises(RPCError) as raised:
-            session.edit_config(target="candidate", config=config(servers=server("192.0.2.11", 30217)))
+            session.edit_config(target="candidate", config=config(servers=server("127.0.2.11", 30217)))
         error = raised.value
         assert error.tag == "operation-failed"
         assert error.type == "application"
         assert "at most 10" in error.message
-        assert "192.0.2.11" in error.message
+        assert "127.0.2.11" in error.message
         assert configured_servers(session, "candidate") == before
 
 
@@ -127,7 +127,7 @@ def test_port_zero_rejected(lab):
         with pytest.raises(RPCError) as raised:
             session.edit_config(
                 target="running",
-                config=config(policy("ztp_policy"), server("192.0.2.1", 0)),
+                config=config(policy("ztp_policy"), server("127.0.2.1", 0)),
             )
         error = raised.value
         assert error.tag == "invalid-value"
@@ -143,7 +143,7 @@ def test_server_needs_policy_bound_to_default(lab):
         with pytest.raises(RPCError) as raised:
             session.edit_config(
                 target="candidate",
-                config=config(policy("other_policy", domain="other"), server("192.0.2.1", 443, "other_policy")),
+                config=config(policy("other_policy", domain="other"), server("127.0.2.1", 443, "other_policy")),
             )
         assert raised.value.tag == "operation-failed"
         assert "default" in raised.value.message
@@ -155,7 +155,7 @@ def test_policy_names_stored_in_lower_case(lab):
     with lab.connect() as session:
         session.edit_config(
             target="running",
-            config=config(policy("ZTP_Policy"), server("192.0.2.1", 443, "Ztp_POLICY")),
+            config=config(policy("ZTP_Policy"), server("127.0.2.1", 443, "Ztp_POLICY")),
         )
         data = get_config(session, "running", f'<ssl xmlns="{NS_SSL}"/>')
         assert [name.text for name in data.iterfind(".//ssl:policy-name", NS)] == ["ztp_policy"]
@@ -168,15 +168,15 @@ def test_delete_with_operation_attribute(lab):
     with lab.connect() as session:
         session.edit_config(
             target="running",
-            config=config(policy("ztp_policy"), server("192.0.2.1", 443) + server("192.0.2.2", 443)),
+            config=config(policy("ztp_policy"), server("127.0.2.1", 443) + server("127.0.2.2", 443)),
         )
         delete = (
             f'<config xmlns="{NS_BASE}" xmlns:nc="{NS_BASE}"><ztp xmlns="{NS_ZTP}">'
-            '<certificate-remote nc:operation="delete"><address>192.0.2.1</address>'
+            '<certificate-remote nc:operation="delete"><address>127.0.2.1</address>'
             "<vpn-instance>_public_</vpn-instance></certificate-remote></ztp></config>"
         )
         session.edit_config(target="running", config=delete)
-        assert configured_servers(session, "running") == [("192.0.2.2", "443")]
+        assert configured_servers(session, "running") == [("127.0.2.2", "443")]
 
         with pytest.raises(RPCError) as raised:
             session.edit_config(target="running", config=delete)

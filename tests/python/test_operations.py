@@ -20,7 +20,7 @@ def addresses(session, source):
     return [element.text for element in data.iterfind(".//ztp:certificate-remote/ztp:address", NS)]
 
 
-def one_server(address="192.0.2.1"):
+def one_server(address="127.0.2.1"):
     return config(policy("ztp_policy"), server(address, 443))
 
 
@@ -42,14 +42,14 @@ def test_copy_config_and_delete_config(lab):
     with lab.connect() as session:
         session.edit_config(target="candidate", config=one_server())
         session.copy_config(source="candidate", target="running")
-        assert addresses(session, "running") == ["192.0.2.1"]
+        assert addresses(session, "running") == ["127.0.2.1"]
 
         session.copy_config(source="running", target="startup")
-        assert addresses(session, "startup") == ["192.0.2.1"]
+        assert addresses(session, "startup") == ["127.0.2.1"]
 
-        inline = f'<source xmlns="{NS_BASE}">{one_server("192.0.2.9")}</source>'
+        inline = f'<source xmlns="{NS_BASE}">{one_server("127.0.2.9")}</source>'
         session.copy_config(source=inline, target="candidate")
-        assert addresses(session, "candidate") == ["192.0.2.9"]
+        assert addresses(session, "candidate") == ["127.0.2.9"]
 
         with pytest.raises(RPCError) as raised:
             session.copy_config(source="running", target="running")
@@ -68,7 +68,7 @@ def test_validate(lab):
         session.validate(source="running")
         session.validate(source=to_ele(one_server()))
         with pytest.raises(RPCError) as raised:
-            session.validate(source=to_ele(config(servers=server("192.0.2.1", 443))))
+            session.validate(source=to_ele(config(servers=server("127.0.2.1", 443))))
         assert raised.value.tag == "data-missing"
         assert raised.value.app_tag == "instance-required"
 
@@ -78,7 +78,7 @@ def test_confirmed_commit_rolls_back_without_confirmation(lab):
     with lab.connect() as session:
         session.edit_config(target="candidate", config=one_server())
         session.commit(confirmed=True, timeout=str(CONFIRM_TIMEOUT_SECONDS))
-        assert addresses(session, "running") == ["192.0.2.1"]
+        assert addresses(session, "running") == ["127.0.2.1"]
 
         deadline = time.monotonic() + ROLLBACK_WAIT_SECONDS
         while addresses(session, "running"):
@@ -94,12 +94,12 @@ def test_persistent_confirmed_commit_across_sessions(lab):
         first.commit(confirmed=True, timeout="60", persist="token-7")
     # The persistent confirmed commit outlives the session that made it.
     with lab.connect(password=True) as second:
-        assert addresses(second, "running") == ["192.0.2.1"]
+        assert addresses(second, "running") == ["127.0.2.1"]
         with pytest.raises(RPCError) as raised:
             second.commit(persist_id="wrong")
         assert raised.value.tag == "invalid-value"
         second.commit(persist_id="token-7")
-        assert addresses(second, "running") == ["192.0.2.1"]
+        assert addresses(second, "running") == ["127.0.2.1"]
 
 
 def test_cancel_commit_restores_running(lab):
@@ -143,27 +143,27 @@ def test_edit_config_options(lab):
         assert addresses(session, "candidate") == []
 
         session.edit_config(target="candidate", config=one_server(), test_option="test-then-set")
-        assert addresses(session, "candidate") == ["192.0.2.1"]
+        assert addresses(session, "candidate") == ["127.0.2.1"]
 
         create_existing = (
             f'<config xmlns="{NS_BASE}" xmlns:nc="{NS_BASE}"><ztp xmlns="{NS_ZTP}">'
-            '<certificate-remote nc:operation="create"><address>192.0.2.1</address>'
+            '<certificate-remote nc:operation="create"><address>127.0.2.1</address>'
             "<vpn-instance>_public_</vpn-instance><port>1</port><ssl-policy>ztp_policy</ssl-policy>"
             "</certificate-remote>"
-            "<certificate-remote><address>192.0.2.2</address><vpn-instance>_public_</vpn-instance>"
+            "<certificate-remote><address>127.0.2.2</address><vpn-instance>_public_</vpn-instance>"
             "<port>2</port><ssl-policy>ztp_policy</ssl-policy></certificate-remote></ztp></config>"
         )
         with pytest.raises(RPCError) as raised:
             session.edit_config(target="candidate", config=create_existing, error_option="rollback-on-error")
         assert raised.value.tag == "data-exists"
-        assert addresses(session, "candidate") == ["192.0.2.1"]
+        assert addresses(session, "candidate") == ["127.0.2.1"]
 
         with pytest.raises(RPCError) as raised:
             session.edit_config(target="candidate", config=create_existing, error_option="continue-on-error")
         assert raised.value.tag == "data-exists"
-        assert addresses(session, "candidate") == ["192.0.2.1", "192.0.2.2"]
+        assert addresses(session, "candidate") == ["127.0.2.1", "127.0.2.2"]
 
-        session.edit_config(target="candidate", config=one_server("192.0.2.3"), default_operation="replace")
-        assert addresses(session, "candidate") == ["192.0.2.3"]
+        session.edit_config(target="candidate", config=one_server("127.0.2.3"), default_operation="replace")
+        assert addresses(session, "candidate") == ["127.0.2.3"]
         session.discard_changes()
         assert addresses(session, "candidate") == []

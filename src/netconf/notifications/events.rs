@@ -298,19 +298,26 @@ enum Validation {
     Full,
 }
 
-/// A notification of [`MODULE`] under construction.
+/// A notification under construction, of [`MODULE`] unless made with
+/// [`EventTree::in_module`].
 struct EventTree {
+    module: &'static str,
     name: &'static str,
     tree: DataTree<'static>,
 }
 
 impl EventTree {
     fn new(name: &'static str) -> Result<EventTree, EventError> {
+        EventTree::in_module(MODULE, name)
+    }
+
+    fn in_module(module: &'static str, name: &'static str) -> Result<EventTree, EventError> {
         let context = crate::schema::context().map_err(|err| EventError {
             event: name,
             message: err.to_string(),
         })?;
         Ok(EventTree {
+            module,
             name,
             tree: DataTree::new(context),
         })
@@ -326,7 +333,7 @@ impl EventTree {
     /// Sets the node at `relative` (a path below the notification) to
     /// `value`, creating it and its parents.
     fn set(&mut self, relative: &str, value: Option<&str>) -> Result<(), EventError> {
-        let path = format!("/{MODULE}:{}/{relative}", self.name);
+        let path = format!("/{}:{}/{relative}", self.module, self.name);
         check_no_nul(self.name, value)?;
         LibyangError::clear();
         if self.tree.new_path(&path, value, false).is_err() {
@@ -348,7 +355,7 @@ impl EventTree {
     /// Adds one entry to the key-less list `edit`.
     fn add_edit(&mut self, edit: &ConfigEdit) -> Result<(), EventError> {
         check_no_nul(self.name, Some(&edit.target))?;
-        let path = format!("/{MODULE}:{}/edit", self.name);
+        let path = format!("/{}:{}/edit", self.module, self.name);
         LibyangError::clear();
         // A key-less list instance is created anew on every call.
         let created = match self.tree.new_path(&path, None, false) {
@@ -402,6 +409,43 @@ impl EventTree {
         let content = raw::print_xml(&self.tree, ffi::LYD_PRINT_SHRINK)
             .map_err(|err| self.error(err.to_string()))?;
         Ok(Notification::new(content))
+    }
+}
+
+/// The outcome of one download attempt with one bootstrap server, for
+/// `ztpd-ztp:certificate-download-event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadAttempt {
+    pub address: std::net::IpAddr,
+    pub vpn_instance: String,
+    /// Fingerprint of the installed certificate, or the failure kind (its
+    /// YANG enum name) and message.
+    pub result: Result<String, (&'static str, String)>,
+}
+
+/// Builds `ztpd-ztp:certificate-download-event`.
+pub fn certificate_download(attempt: &DownloadAttempt) -> Result<Notification, EventError> {
+    let mut event = EventTree::in_module("ztpd-ztp", "certificate-download-event")?;
+    event.set("address", Some(&attempt.address.to_string()))?;
+    event.set("vpn-instance", Some(&attempt.vpn_instance))?;
+    match &attempt.result {
+        Ok(fingerprint) => {
+            event.set("result", Some("succeeded"))?;
+            event.set("fingerprint-sha256", Some(fingerprint))?;
+        }
+        Err((kind, message)) => {
+            event.set("result", Some("failed"))?;
+            event.set("error", Some(kind))?;
+            event.set("error-message", Some(message))?;
+        }
+    }
+    event.finish(Validation::Full)
+}
+
+impl NotificationBus {
+    /// Publishes `certificate-download-event` for one attempt.
+    pub fn publish_certificate_download(&self, attempt: &DownloadAttempt) {
+        self.publish_built(certificate_download(attempt));
     }
 }
 
