@@ -176,3 +176,20 @@ async fn startup_copy_survives_restart() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn copy_config_accepts_with_defaults() {
+    with_timeout(async {
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
+        let with_defaults = |mode: &str| {
+            format!(
+                r#"<copy-config><target><startup/></target><source><running/></source><with-defaults xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults">{mode}</with-defaults></copy-config>"#
+            )
+        };
+        client.rpc_ok(&with_defaults("report-all")).await;
+        let reply = client.rpc(&with_defaults("everything")).await;
+        assert_eq!(text(rpc_errors(&reply)[0], &["error-tag"]).as_deref(), Some("invalid-value"));
+        daemon.stop();
+    })
+    .await;
+}

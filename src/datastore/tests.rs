@@ -1018,3 +1018,22 @@ fn deleting_used_policy_names_server() {
         config(&f.store, Datastore::Candidate).contains("<policy-name>ztp_policy</policy-name>")
     );
 }
+
+#[test]
+fn pattern_errors_name_value() {
+    let mut f = fixture();
+    let cases = [
+        (POLICY.replace("ztp_policy", "bad name"), "bad name"),
+        (
+            format!(
+                "{POLICY}{}",
+                ztp(&server("10.0.0.1", "1").replace("_public_", "vpn with space"))
+            ),
+            "vpn with space",
+        ),
+    ];
+    for (content, value) in cases {
+        let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("invalid");
+        assert!(err.message.contains(value), "{}", err.message);
+    }
+}
