@@ -19,7 +19,7 @@ use super::persist::{DatastoreFile, ROLLBACK_FILE};
 use super::{Datastore, DatastoreHandle, Request, SessionId, Store, duplicate, validate};
 use crate::netconf::error::{ErrorType, RpcError};
 
-/// Where `copy-config` and `validate` take their data from.
+/// Data source of `copy-config` and `validate`.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A configuration datastore.
@@ -562,7 +562,7 @@ impl Store {
         }
     }
 
-    /// The session that holds a pending confirmed commit against `session`
+    /// Returns the session whose pending confirmed commit blocks `session`
     /// (0 for a persistent one), for lock decisions.
     pub(super) fn confirmed_commit_holder(&self, session: SessionId) -> Option<SessionId> {
         let pending = self.pending_confirm.as_ref()?;
@@ -574,7 +574,7 @@ impl Store {
     }
 }
 
-/// Why a confirmed commit is undone.
+/// Reasons a confirmed commit is undone.
 #[derive(Debug, Clone, Copy)]
 enum RollbackReason {
     Timeout,

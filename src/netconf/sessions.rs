@@ -154,7 +154,7 @@ impl SessionRegistry {
 
     /// Counts a request of session `counters` in both the session's and the
     /// server's counters. `bad` marks a request that could not be parsed,
-    /// `error` one answered with an `rpc-error`.
+    /// `error` one whose reply is an `rpc-error`.
     pub fn count_rpc(&self, counters: &Counters, bad: bool, error: bool) {
         for counters in [counters, &self.statistics.counters] {
             if bad {

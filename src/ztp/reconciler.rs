@@ -35,7 +35,7 @@ pub const INITIAL_CERTIFICATE: &str = "initial-device.pem";
 
 /// Everything a download round needs, apart from the server list.
 pub struct Worker {
-    /// Where each attempt's result is published as
+    /// Bus on which each attempt's result is published as
     /// `certificate-download-event`.
     pub notifications: crate::netconf::notifications::NotificationBus,
     pub state: SharedState,
@@ -59,7 +59,7 @@ pub enum Command {
     },
 }
 
-/// Why a request to the reconciler was refused.
+/// Reasons the reconciler refuses a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
     #[error(
@@ -134,7 +134,8 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// A back-off starting at `initial` and growing to at most `max`.
+    /// Creates a back-off starting at `initial` and growing to at most
+    /// `max`.
     pub fn new(initial: Duration, max: Duration) -> Backoff {
         Backoff {
             initial,
@@ -169,7 +170,7 @@ impl Backoff {
 ///
 /// A round runs at start, after every change of the server list, after a
 /// `download-certificate`, and when the back-off wait after a failed round
-/// ends; never while the certificate is installed or no server is
+/// ends. It never runs while the certificate is installed or no server is
 /// configured.
 pub async fn run(
     worker: Worker,

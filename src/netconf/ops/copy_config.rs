@@ -22,9 +22,9 @@ pub async fn handle(
         ],
     )?;
     // with-defaults (RFC 6243 section 4.5.3) shapes the copy only when the
-    // target is a URL, which this server does not have; a datastore target
-    // always receives the source's explicit data and its defaults are
-    // implied. The value is still checked.
+    // target is a URL, which this server does not have. A datastore target
+    // always receives the source's explicit data, so the value is only
+    // checked.
     with_defaults::parameter(operation, NS_WITH_DEFAULTS)?;
     let target = params::datastore(operation, "target")?;
     let source = params::source(context.rpc, operation)?;
