@@ -110,16 +110,6 @@ type Reply<T> = oneshot::Sender<Result<T, RpcError>>;
 
 /// A request to the datastore thread.
 enum Request {
-    GetConfig {
-        source: Datastore,
-        filter: Option<Filter>,
-        reply: Reply<String>,
-    },
-    Get {
-        filter: Option<Filter>,
-        state: Vec<StateNode>,
-        reply: Reply<String>,
-    },
     EditConfigWith {
         session: SessionId,
         target: Datastore,
@@ -238,34 +228,6 @@ impl DatastoreHandle {
             .await
             .map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?
-    }
-
-    /// `get-config`: the configuration of `source` as XML.
-    pub async fn get_config(
-        &self,
-        source: Datastore,
-        filter: Option<Filter>,
-    ) -> Result<String, RpcError> {
-        self.call(|reply| Request::GetConfig {
-            source,
-            filter,
-            reply,
-        })
-        .await
-    }
-
-    /// `get`: running configuration plus `state`, as XML.
-    pub async fn get(
-        &self,
-        filter: Option<Filter>,
-        state: Vec<StateNode>,
-    ) -> Result<String, RpcError> {
-        self.call(|reply| Request::Get {
-            filter,
-            state,
-            reply,
-        })
-        .await
     }
 
     /// `edit-config` of `config` (the content of `<config>`) into `target`
@@ -461,20 +423,6 @@ impl Store {
 
     fn handle(&mut self, request: Request) {
         match request {
-            Request::GetConfig {
-                source,
-                filter,
-                reply,
-            } => {
-                let _ = reply.send(self.get_config(source, filter.as_ref()));
-            }
-            Request::Get {
-                filter,
-                state,
-                reply,
-            } => {
-                let _ = reply.send(self.get(filter.as_ref(), &state));
-            }
             Request::EditConfigWith {
                 session,
                 target,
@@ -582,27 +530,6 @@ impl Store {
             Some(holder) if holder != session => Err(DatastoreError::Locked { datastore, holder }),
             _ => Ok(()),
         }
-    }
-
-    fn get_config(&self, source: Datastore, filter: Option<&Filter>) -> Result<String, RpcError> {
-        print_filtered(self.tree(source), filter)
-    }
-
-    fn get(&self, filter: Option<&Filter>, state: &[StateNode]) -> Result<String, RpcError> {
-        let internal = |err: String| DatastoreError::Internal(err).to_rpc_error(None);
-        let mut data = duplicate(&self.running).map_err(|err| internal(err.to_string()))?;
-        LibyangError::clear();
-        for node in state {
-            data.new_path(&node.path, node.value.as_deref(), false)
-                .map_err(|_| {
-                    internal(format!(
-                        "cannot build state node {}: {}",
-                        node.path,
-                        LibyangError::last()
-                    ))
-                })?;
-        }
-        print_filtered(&data, filter)
     }
 
     fn edit_config(
@@ -899,21 +826,6 @@ fn validate(tree: DataTree<'static>) -> Result<DataTree<'static>, RpcError> {
         return Err(DatastoreError::Validation(error).to_rpc_error(Some(&tree)));
     }
     Ok(raw.into_tree())
-}
-
-fn print_filtered(tree: &DataTree<'static>, filter: Option<&Filter>) -> Result<String, RpcError> {
-    let print = |tree: &DataTree<'static>| {
-        raw::print_xml(tree, yang3::ffi::LYD_PRINT_SHRINK)
-            .map_err(|err| DatastoreError::Internal(err.to_string()).to_rpc_error(None))
-    };
-    match filter {
-        None => print(tree),
-        Some(Filter::Subtree(elements)) => {
-            let selected = filter::subtree(tree, elements).map_err(|err| err.to_rpc_error(None))?;
-            print(&selected)
-        }
-        Some(Filter::XPath(filter)) => print(&xpath::select(tree, filter)?),
-    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,30 @@ impl Store {
     fn commit(&mut self, session: SessionId) -> Result<(), RpcError> {
         self.commit_with(session, None, None).map(|_| ())
     }
+
+    /// `get-config` of `source` through the read path the operations use.
+    pub(super) fn get_config(
+        &self,
+        source: Datastore,
+        filter: Option<&Filter>,
+    ) -> Result<String, RpcError> {
+        self.read(&read::ReadRequest::new(
+            read::ReadSource::Configuration(source),
+            filter.cloned(),
+        ))
+    }
+
+    /// `get` with the given state nodes through the read path.
+    pub(super) fn get(
+        &self,
+        filter: Option<&Filter>,
+        state: &[StateNode],
+    ) -> Result<String, RpcError> {
+        let source = read::ReadSource::Operational {
+            state: state.to_vec(),
+        };
+        self.read(&read::ReadRequest::new(source, filter.cloned()))
+    }
 }
 
 struct Fixture {
