@@ -158,8 +158,18 @@ fn run_daemon(path: &Path, log_format: Option<LogFormatArg>) -> anyhow::Result<(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(config));
+    // Connections still closing get a moment, then are dropped, so a stop
+    // does not wait on a client that ignores the SSH disconnect.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    if result.is_ok() {
+        tracing::info!("ztpd stopped");
+    }
+    result
 }
+
+/// Time left to tasks that still run when the agent stops.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -260,7 +270,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     listener.run(server.starter(), shutdown.clone()).await?;
     shutdown.cancel();
     let _ = reconciler.await;
-    tracing::info!("ztpd stopped");
     Ok(())
 }
 

@@ -32,6 +32,7 @@ pub const MODULES: &[ModuleSource] = &[
             "rollback-on-error",
             "validate",
             "startup",
+            "xpath",
         ],
         text: include_str!("../yang/ietf/ietf-netconf.yang"),
     },
@@ -112,6 +113,24 @@ pub const BUILT_IN_MODULES: &[ModuleSource] = &[
         revision: "2019-01-04",
         features: &[],
         text: include_str!("../yang/ietf/ietf-yang-library.yang"),
+    },
+    ModuleSource {
+        name: "ietf-yang-metadata",
+        revision: "2016-08-05",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-yang-metadata.yang"),
+    },
+    ModuleSource {
+        name: "ietf-yang-schema-mount",
+        revision: "2019-01-14",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-yang-schema-mount.yang"),
+    },
+    ModuleSource {
+        name: "ietf-yang-structure-ext",
+        revision: "2020-06-17",
+        features: &[],
+        text: include_str!("../yang/ietf/ietf-yang-structure-ext.yang"),
     },
 ];
 

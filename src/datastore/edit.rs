@@ -10,7 +10,7 @@ use yang3::data::{Data, DataFormat, DataParserFlags, DataTree, DataValidationFla
 use yang3::schema::{SchemaModule, SchemaNodeKind};
 
 use super::error::DatastoreError;
-use super::libyang_error::LibyangError;
+use super::libyang_error::{LibyangError, ValidationCode};
 use super::raw::{Node, RawTree};
 
 /// The `operation` attribute of an edit node.
@@ -76,6 +76,14 @@ impl DefaultOperation {
 /// nodes. Its result is accepted only when every opaque node is such a
 /// leaf.
 pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
+    parse_with(config, false)
+}
+
+/// Parses like [`parse`]. With `lenient`, for `continue-on-error`, any
+/// node with an invalid value or an unknown name stays in the tree as an
+/// opaque node; applying the edit then reports it and skips it, so the
+/// valid parts still apply.
+pub fn parse_with(config: &str, lenient: bool) -> Result<DataTree<'static>, DatastoreError> {
     let context =
         crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;
     let flags =
@@ -106,9 +114,10 @@ pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
     };
     let netconf = netconf_module()?;
     let raw = RawTree::from_tree(tree);
-    let acceptable = raw
-        .top_level()
-        .all(|node| opaque_nodes_are_deletions(node, EditOperation::Merge, &netconf));
+    let acceptable = lenient
+        || raw
+            .top_level()
+            .all(|node| opaque_nodes_are_deletions(node, EditOperation::Merge, &netconf));
     if acceptable {
         Ok(raw.into_tree())
     } else {
@@ -312,13 +321,18 @@ impl Editor<'_> {
                 }
                 let node = self.set_node(parent, edit, existing)?;
                 self.position(parent, edit, node)?;
+                let errors_before = self.errors.len();
                 self.apply_children(node, edit, EditOperation::Merge)?;
-                Ok(true)
+                Ok(!self.drop_if_incomplete(node, existing, errors_before))
             }
             EditOperation::Merge => {
                 let node = self.set_node(parent, edit, existing)?;
                 let moved = self.position(parent, edit, node)?;
+                let errors_before = self.errors.len();
                 let children_changed = self.apply_children(node, edit, EditOperation::Merge)?;
+                if self.drop_if_incomplete(node, existing, errors_before) {
+                    return Ok(false);
+                }
                 Ok(existing.is_none() || is_term(edit) || moved || children_changed)
             }
             EditOperation::Replace => {
@@ -340,10 +354,13 @@ impl Editor<'_> {
                     return self.apply_children(node, edit, EditOperation::None);
                 }
                 // The node is created only if a descendant writes below it.
+                // Otherwise it names data the target lacks, which RFC 6241
+                // section 7.2 answers with data-missing.
                 let node = self.set_node(parent, edit, None)?;
                 let changed = self.apply_children(node, edit, EditOperation::None)?;
                 if !changed {
                     self.tree.remove(node);
+                    return Err(DatastoreError::DataMissing { path: edit.path() });
                 }
                 Ok(changed)
             }
@@ -399,10 +416,17 @@ impl Editor<'_> {
                         ),
                     });
                 };
-                let found = self
-                    .tree
-                    .find_by_key(parent, &schema, &wanted)
-                    .filter(|found| *found != node);
+                let found = self.tree.find_by_key(parent, &schema, &wanted);
+                if found == Some(node) {
+                    return Err(DatastoreError::BadInsert {
+                        element,
+                        app_tag: None,
+                        message: format!(
+                            "insert={insert:?} names the entry {wanted} itself; name another entry of <{}>",
+                            schema.name()
+                        ),
+                    });
+                }
                 let Some(found) = found else {
                     return Err(DatastoreError::BadInsert {
                         element,
@@ -449,11 +473,43 @@ impl Editor<'_> {
         for child in edit.children() {
             // Keys name the list instance; they are not edited on their own.
             if child.is_key() {
+                let operation = child
+                    .annotation(&self.netconf, "operation")
+                    .and_then(|value| EditOperation::parse(&value));
+                if matches!(
+                    operation,
+                    Some(EditOperation::Delete | EditOperation::Remove)
+                ) {
+                    let error = DatastoreError::KeyEdit {
+                        element: child.name(),
+                    };
+                    if !self.continue_on_error {
+                        return Err(error);
+                    }
+                    self.errors.push(error);
+                }
                 continue;
             }
             changed |= self.apply_or_record(Some(target), child, inherited)?;
         }
         Ok(changed)
+    }
+
+    /// With `continue_on_error`, removes a node this edit created when part
+    /// of its content failed, so that no half-made entry remains. Returns
+    /// whether it did.
+    fn drop_if_incomplete(
+        &mut self,
+        node: Node,
+        existing: Option<Node>,
+        errors_before: usize,
+    ) -> bool {
+        let incomplete = self.errors.len() > errors_before;
+        if incomplete && existing.is_none() {
+            self.tree.remove(node);
+            return true;
+        }
+        false
     }
 
     /// Applies one edit node; with `continue_on_error` a failure is
@@ -533,9 +589,19 @@ impl Editor<'_> {
             Some(parent) => parent.children(),
             None => self.tree.top_level(),
         };
+        // Only a leaf is deleted by name alone; a list entry or leaf-list
+        // value needs its identity, which an opaque node may not carry.
         let found = candidates
             .filter(|node| !node.is_default())
             .find(|node| node.name() == name && node.namespace() == namespace);
+        let is_leaf = edit.first_child().is_none()
+            && found.is_none_or(|node| {
+                node.schema()
+                    .is_some_and(|schema| schema.kind() == SchemaNodeKind::Leaf)
+            });
+        if !is_leaf {
+            return Err(self.opaque_error(parent, edit));
+        }
         match (operation, found) {
             (EditOperation::Delete | EditOperation::Remove, Some(node)) => {
                 self.tree.remove(node);
@@ -545,10 +611,56 @@ impl Editor<'_> {
             (EditOperation::Delete, None) => Err(DatastoreError::DataMissing {
                 path: opaque_path(parent, &name),
             }),
-            _ => Err(DatastoreError::Internal(format!(
-                "element {name} has no value"
-            ))),
+            _ => Err(self.opaque_error(parent, edit)),
         }
+    }
+
+    /// Describes an opaque node that is not a deletion: an element whose
+    /// name the schema lacks, or one whose value is invalid. Such nodes are
+    /// in the edit tree only with a lenient parse.
+    fn opaque_error(&self, parent: Option<Node>, edit: Node) -> DatastoreError {
+        let name = edit.name();
+        let path = opaque_path(parent, &name);
+        let schema_path = match parent.and_then(Node::schema) {
+            Some(schema) => format!(
+                "{}/{}:{name}",
+                schema.path(yang3::schema::SchemaPathFormat::DATA),
+                schema.module().name()
+            ),
+            None => String::new(),
+        };
+        let context = crate::schema::context().ok();
+        let schema = context
+            .filter(|_| !schema_path.is_empty())
+            .and_then(|context| context.find_path(&schema_path).ok());
+        let missing_key = schema
+            .as_ref()
+            .filter(|schema| schema.kind() == SchemaNodeKind::List)
+            .and_then(|schema| schema.list_keys().next().map(|key| key.name().to_owned()));
+        let known = schema.is_some();
+        let (code, message) = if let Some(key) = missing_key {
+            (
+                ValidationCode::Data,
+                format!("List instance <{name}> is missing its key \"{key}\"."),
+            )
+        } else if known {
+            let value = edit.value().unwrap_or_default();
+            (
+                ValidationCode::Data,
+                format!("Invalid value {value:?} of <{name}>"),
+            )
+        } else {
+            (
+                ValidationCode::Reference,
+                format!("Node \"{name}\" not found as a child of the edited node."),
+            )
+        };
+        DatastoreError::Parse(LibyangError {
+            code,
+            message,
+            data_path: Some(path),
+            app_tag: None,
+        })
     }
 }
 

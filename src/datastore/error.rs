@@ -32,6 +32,9 @@ pub enum DatastoreError {
     /// An `operation` attribute with an unknown value.
     #[error("invalid operation {value:?} on element {element}")]
     BadOperation { value: String, element: String },
+    /// An operation on a list key leaf, which only its entry can carry.
+    #[error("the list key {element} cannot be deleted on its own")]
+    KeyEdit { element: String },
     /// A `yang:insert` attribute that cannot be followed.
     #[error("{message}")]
     BadInsert {
@@ -90,6 +93,14 @@ impl DatastoreError {
                     "invalid operation {value:?} on element {element}: expected merge, replace, create, delete or remove"
                 ),
             ),
+            DatastoreError::KeyEdit { element } => RpcError::bad_attribute(
+                ErrorType::Protocol,
+                "operation",
+                element,
+                format!(
+                    "the list key <{element}> cannot be deleted or removed on its own; put the operation on the list entry"
+                ),
+            ),
             DatastoreError::BadInsert {
                 element,
                 app_tag,
@@ -130,6 +141,9 @@ impl DatastoreError {
 
 fn parse_error(err: &LibyangError) -> RpcError {
     let message = first_line(&err.message);
+    if let Some(error) = attribute_error(err, &message) {
+        return error;
+    }
     if err.code == ValidationCode::Reference
         && let Some(name) = quoted(&err.message, "Node \"")
     {
@@ -162,6 +176,34 @@ fn with_allowed_values(message: String, data_path: Option<&str>) -> String {
         Some(description) => format!("{}. Allowed: {description}.", message.trim_end_matches('.')),
         None => message,
     }
+}
+
+/// Maps a bad value of an edit attribute (`nc:operation`, `yang:insert`),
+/// which libyang reports at a path ending in `/@module:name`, to
+/// `bad-attribute` naming the attribute and its element.
+fn attribute_error(err: &LibyangError, message: &str) -> Option<RpcError> {
+    let path = err.data_path.as_deref()?;
+    let (element_path, attribute) = path.rsplit_once("/@")?;
+    let attribute = attribute.rsplit(':').next().unwrap_or(attribute);
+    let element = split_steps(element_path)
+        .last()
+        .map(|step| {
+            let name = step.split('[').next().unwrap_or(step);
+            name.rsplit(':').next().unwrap_or(name).to_owned()
+        })
+        .unwrap_or_default();
+    let expected = match attribute {
+        "operation" => "merge, replace, create, delete or remove",
+        "insert" => "first, last, before or after",
+        _ => "a value the attribute allows",
+    };
+    let error = RpcError::bad_attribute(
+        ErrorType::Protocol,
+        attribute,
+        &element,
+        format!("{message} The {attribute} attribute of <{element}> must be {expected}."),
+    );
+    Some(error.with_optional_path(Some(element_path)))
 }
 
 fn validation_error(err: &LibyangError, tree: Option<&DataTree<'static>>) -> RpcError {

@@ -541,19 +541,23 @@ impl Store {
     ) -> Result<(), Vec<RpcError>> {
         let one = |error: RpcError| vec![error];
         if target == Datastore::Startup {
-            return Err(one(RpcError::invalid_value(
-                ErrorType::Protocol,
-                "the startup datastore cannot be edited; edit running or candidate and copy it to startup",
-            )));
+            return Err(one(
+                RpcError::invalid_value(
+                    ErrorType::Protocol,
+                    "the startup datastore cannot be edited; edit running or candidate and copy it to startup",
+                )
+                .with_info(crate::netconf::error::ErrorInfo::BadElement("startup".into())),
+            ));
         }
         self.check_not_locked_by_other(session, target)
             .map_err(|err| one(err.to_rpc_error(None)))?;
 
         // Parse, apply to a copy, validate the copy.
-        let edit_tree = edit::parse(config).map_err(|err| one(err.to_rpc_error(None)))?;
+        let continue_on_error = options.error_option == ErrorOption::ContinueOnError;
+        let edit_tree = edit::parse_with(config, continue_on_error)
+            .map_err(|err| one(err.to_rpc_error(None)))?;
         let copy = duplicate(self.tree(target))
             .map_err(|err| one(DatastoreError::Internal(err.to_string()).to_rpc_error(None)))?;
-        let continue_on_error = options.error_option == ErrorOption::ContinueOnError;
         let (changed, skipped) = edit::apply_collecting(
             copy,
             &edit_tree,

@@ -1061,3 +1061,111 @@ fn pattern_errors_name_value() {
         assert!(err.message.contains(value), "{}", err.message);
     }
 }
+
+#[test]
+fn continue_on_error_skips_invalid_values() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let content = ztp(&format!(
+        "{}{}",
+        server("10.0.0.2", "99999"),
+        server("10.0.0.3", "3")
+    ));
+    let options = EditOptions {
+        error_option: ErrorOption::ContinueOnError,
+        ..EditOptions::default()
+    };
+    let errors = f
+        .store
+        .edit_config(1, Datastore::Candidate, options, &content)
+        .expect_err("one error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].tag, ErrorTag::InvalidValue);
+    assert!(errors[0].message.contains("99999"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("1..65535"),
+        "{}",
+        errors[0].message
+    );
+    let candidate = config(&f.store, Datastore::Candidate);
+    assert!(candidate.contains("10.0.0.3"), "{candidate}");
+}
+
+#[test]
+fn none_operation_on_missing_entry_is_data_missing() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let before = config(&f.store, Datastore::Candidate);
+    let err = f
+        .store
+        .edit_config_default(
+            1,
+            Datastore::Candidate,
+            DefaultOperation::None,
+            &ztp(&server("10.0.0.9", "9")),
+        )
+        .expect_err("no such entry");
+    assert_eq!(err.tag, ErrorTag::DataMissing);
+    assert_eq!(config(&f.store, Datastore::Candidate), before);
+}
+
+#[test]
+fn key_cannot_be_deleted_alone() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1"]);
+    let content = ztp(
+        r#"<certificate-remote><address nc:operation="delete">10.0.0.1</address><vpn-instance>_public_</vpn-instance></certificate-remote>"#,
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("key delete");
+    assert_eq!(err.tag, ErrorTag::BadAttribute);
+    assert!(err.message.contains("<address>"), "{}", err.message);
+}
+
+#[test]
+fn delete_without_keys_deletes_nothing() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1", "10.0.0.2"]);
+    let content = ztp(r#"<certificate-remote nc:operation="delete"/>"#);
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("no keys");
+    assert_eq!(err.tag, ErrorTag::MissingElement, "{err}");
+    assert_eq!(order(&f.store), ["10.0.0.1", "10.0.0.2"]);
+}
+
+#[test]
+fn invalid_operation_is_bad_attribute() {
+    let mut f = fixture();
+    let content = format!(
+        "{POLICY}{}",
+        ztp(&server("10.1.1.1", "1").replace(
+            "<certificate-remote>",
+            r#"<certificate-remote nc:operation="frobnicate">"#
+        ))
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("bad operation");
+    assert_eq!(err.tag, ErrorTag::BadAttribute);
+    assert!(
+        err.info
+            .contains(&crate::netconf::error::ErrorInfo::BadAttribute(
+                "operation".into()
+            ))
+    );
+    assert!(
+        err.info
+            .contains(&crate::netconf::error::ErrorInfo::BadElement(
+                "certificate-remote".into()
+            ))
+    );
+    assert!(err.message.contains("frobnicate"), "{}", err.message);
+}
+
+#[test]
+fn insert_relative_to_itself_named() {
+    let mut f = fixture();
+    with_servers(&mut f, 1, &["10.0.0.1", "10.0.0.2"]);
+    let itself = with_insert(
+        r#"<certificate-remote><address>10.0.0.2</address><vpn-instance>_public_</vpn-instance></certificate-remote>"#,
+        r#"yang:insert="before" yang:key="[address='10.0.0.2'][vpn-instance='_public_']""#,
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &ztp(&itself)).expect_err("itself");
+    assert!(err.message.contains("itself"), "{}", err.message);
+}

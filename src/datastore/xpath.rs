@@ -40,6 +40,21 @@ impl XPathFilter {
             expression: translate_prefixes(select, namespaces)?,
         })
     }
+
+    /// Checks that the expression parses and yields a node set, by
+    /// evaluating it on a tree that holds only the schema's non-presence
+    /// containers. Filters kept for later use, such as a subscription's,
+    /// are checked this way when they are made.
+    pub fn check(&self) -> Result<(), RpcError> {
+        let context = crate::schema::context().map_err(|err| {
+            RpcError::operation_failed(ErrorType::Application, format!("internal error: {err}"))
+        })?;
+        let mut tree = DataTree::new(context);
+        // Without a node libyang checks only against the schema, which
+        // lets an expression that is no node set through.
+        let _ = tree.add_implicit(yang3::data::DataImplicitFlags::NO_STATE);
+        select(&tree, self).map(|_| ())
+    }
 }
 
 /// Rewrites the namespace prefixes of `select` to module names.
@@ -146,6 +161,13 @@ pub fn select(
             format!("the XPath filter {:?} is invalid: {reason}", filter.select),
         )
     };
+    // XPath's root "/" selects the whole document, which libyang's set of
+    // data nodes cannot hold.
+    if filter.expression.trim() == "/" {
+        return data.duplicate().map_err(|err| {
+            RpcError::operation_failed(ErrorType::Application, format!("internal error: {err}"))
+        });
+    }
     let c_expression = CString::new(filter.expression.as_str())
         .map_err(|_| invalid("it contains a NUL character".into()))?;
     LibyangError::clear();

@@ -223,7 +223,7 @@ pub async fn run(
                 retry_at = Some(tokio::time::Instant::now() + delay);
                 let at = OffsetDateTime::now_utc() + delay;
                 worker.set_next_attempt(Some(at));
-                tracing::info!(delay_secs = delay.as_secs_f64(), next_attempt = %crate::pki::certificate::rfc3339(at), "next download round scheduled");
+                tracing::info!(delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), next_attempt = %crate::pki::certificate::rfc3339(at), "next download round scheduled");
             }
         }
 

@@ -47,10 +47,13 @@ def advertised_modules(session):
 
 
 def module_file(name):
+    """The module's text under yang/, or None for libyang's own module
+    `yang`, which has no published text."""
     for path in (REPO / "yang" / f"{name}.yang", REPO / "yang" / "ietf" / f"{name}.yang"):
         if path.exists():
             return path.read_text()
-    raise AssertionError(f"no file for module {name} under yang/")
+    assert name == "yang", f"no file for module {name} under yang/"
+    return None
 
 
 def netconf_state(session, subtree=""):
@@ -112,7 +115,11 @@ def test_get_schema_of_every_advertised_module(lab):
             assert expected in names
         for name, revision in modules:
             text = session.get_schema(name).data
-            assert text == module_file(name), name
+            expected = module_file(name)
+            if expected is None:
+                assert text.startswith(f"module {name} "), name
+            else:
+                assert text == expected, name
             assert session.get_schema(name, version=revision, format="yang").data == text
             if name.startswith("ietf-"):
                 assert text == (PYANG_IETF_MODULES / f"{name}.yang").read_text(), name

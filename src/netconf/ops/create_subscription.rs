@@ -147,6 +147,7 @@ fn event_filter(
                 .flat_map(|element| element.prefixes.iter().cloned())
                 .collect();
             let filter = crate::datastore::xpath::XPathFilter::new(select, &namespaces)?;
+            filter.check()?;
             Ok(EventFilter::XPath(filter))
         }
         other => Err(RpcError::bad_attribute(

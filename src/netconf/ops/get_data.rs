@@ -56,6 +56,12 @@ pub async fn handle(
             state: monitoring::operational_state(context.server).await?,
         },
     };
+    // The operational datastore holds the values in use, defaults included
+    // (RFC 8342 section 5.3), so its default nodes are always reported.
+    let with_defaults = match datastore {
+        NmdaDatastore::Operational => Some(crate::datastore::read::WithDefaults::ReportAll),
+        NmdaDatastore::Conventional(_) => with_defaults,
+    };
     let request = ReadRequest {
         source,
         filter,
