@@ -84,6 +84,15 @@ pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
 /// opaque node; applying the edit then reports it and skips it, so the
 /// valid parts still apply.
 pub fn parse_with(config: &str, lenient: bool) -> Result<DataTree<'static>, DatastoreError> {
+    let tree = parse_tree(config, lenient)?;
+    check_duplicates(
+        tree.reference()
+            .and_then(|node| Node::from_ptr(node.as_raw())),
+    )?;
+    Ok(tree)
+}
+
+fn parse_tree(config: &str, lenient: bool) -> Result<DataTree<'static>, DatastoreError> {
     let context =
         crate::schema::context().map_err(|err| DatastoreError::Internal(err.to_string()))?;
     let flags =
@@ -123,6 +132,37 @@ pub fn parse_with(config: &str, lenient: bool) -> Result<DataTree<'static>, Data
     } else {
         Err(DatastoreError::Parse(typed_error))
     }
+}
+
+/// Rejects an edit that names one list entry or leaf-list value twice
+/// among the same siblings, whose operations would otherwise be applied
+/// one after the other without a word.
+fn check_duplicates(first: Option<Node>) -> Result<(), DatastoreError> {
+    let siblings: Vec<Node> = std::iter::successors(first, |node| node.next_sibling()).collect();
+    for (index, node) in siblings.iter().enumerate() {
+        let repeated = node.schema().is_some_and(|schema| {
+            matches!(
+                schema.kind(),
+                SchemaNodeKind::List | SchemaNodeKind::LeafList
+            )
+        }) && siblings[..index]
+            .iter()
+            .any(|earlier| earlier.same_instance(*node));
+        if repeated {
+            return Err(DatastoreError::Parse(LibyangError {
+                code: ValidationCode::Data,
+                message: format!(
+                    "Duplicate instance of \"{}\": the request names the entry {} twice.",
+                    node.name(),
+                    node.path()
+                ),
+                data_path: Some(node.path()),
+                app_tag: None,
+            }));
+        }
+        check_duplicates(node.first_child())?;
+    }
+    Ok(())
 }
 
 fn opaque_nodes_are_deletions(

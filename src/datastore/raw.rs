@@ -372,6 +372,16 @@ impl Node {
         NonNull::new(raw).map(Node)
     }
 
+    /// Returns whether `other` is the same data instance: the same schema
+    /// node, and for lists the same keys, for leaf-lists the same value.
+    pub fn same_instance(self, other: Node) -> bool {
+        // SAFETY: both nodes are valid and belong to the same context;
+        // without options libyang compares list keys and term values only.
+        unsafe {
+            ffi::lyd_compare_single(self.as_ptr(), other.as_ptr(), 0) == ffi::LY_ERR::LY_SUCCESS
+        }
+    }
+
     /// Returns the raw pointer.
     pub fn as_ptr(self) -> *mut ffi::lyd_node {
         self.0.as_ptr()

@@ -1169,3 +1169,20 @@ fn insert_relative_to_itself_named() {
     let err = edit(&mut f.store, Datastore::Candidate, &ztp(&itself)).expect_err("itself");
     assert!(err.message.contains("itself"), "{}", err.message);
 }
+
+#[test]
+fn same_entry_twice_rejected() {
+    let mut f = fixture();
+    let content = format!(
+        "{POLICY}{}",
+        ztp(&format!(
+            "{}{}",
+            server("10.0.0.1", "1"),
+            server("10.0.0.1", "2")
+        ))
+    );
+    let err = edit(&mut f.store, Datastore::Candidate, &content).expect_err("duplicate");
+    assert_eq!(err.tag, ErrorTag::InvalidValue);
+    assert!(err.message.contains("twice"), "{}", err.message);
+    assert!(!config(&f.store, Datastore::Candidate).contains("10.0.0.1"));
+}
