@@ -2,9 +2,9 @@
 """Configure a bootstrap server on ztpd with ncclient and wait for the CA
 certificate download.
 
-The script does what an NMS does: it creates an SSL policy bound to the
+The script does what an NMS does. It creates an SSL policy bound to the
 PKI domain "default" and a bootstrap server in the candidate datastore,
-commits, then reads the operational state until the certificate is
+and commits. It then reads the operational state until the certificate is
 installed or every server failed, and prints the result.
 
 Example:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs ztpd end to end on this machine: builds it, writes a lab PKI, starts
-# a lab bootstrap server and the agent on loopback, then an ncclient script
-# configures an SSL policy and a bootstrap server, commits, and prints the
-# installed CA certificate's status and fingerprint. Everything stops when
-# the script ends; the files stay in lab/demo for a look.
+# Runs ztpd end to end on this machine. It builds ztpd, writes a lab PKI and
+# starts a lab bootstrap server and the agent on loopback. An ncclient script
+# then configures an SSL policy and a bootstrap server, commits, and prints
+# the installed CA certificate's status and fingerprint. Everything stops
+# when the script ends, and the files stay in lab/demo for inspection.
 #
 # Ports: NETCONF on 127.0.0.1:${ZTPD_DEMO_PORT:-8300}, bootstrap server on
 # 127.0.0.1:${ZTPD_DEMO_BOOTSTRAP_PORT:-30217}.

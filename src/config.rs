@@ -187,37 +187,37 @@ pub struct BootstrapConfig {
     #[serde(default = "default_connect_timeout_secs")]
     pub connect_timeout_secs: u64,
     /// Seconds allowed for one whole request: connection, TLS, request and
-    /// answer.
+    /// response.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
     /// Seconds to wait before the first new round after every server
     /// failed. Each further failed round doubles the wait, up to
-    /// `retry-max-secs`; a random part of up to half the wait is taken
+    /// `retry-max-secs`. A random part of up to half the wait is taken
     /// off so that many devices do not retry in step.
     #[serde(default = "default_retry_initial_secs")]
     pub retry_initial_secs: u64,
-    /// Longest wait between rounds, in seconds.
+    /// Maximum wait between rounds, in seconds.
     #[serde(default = "default_retry_max_secs")]
     pub retry_max_secs: u64,
 }
 
 impl BootstrapConfig {
-    /// Time allowed to open the TCP connection.
+    /// Returns the time allowed to open the TCP connection.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
     }
 
-    /// Time allowed for one whole request.
+    /// Returns the time allowed for one whole request.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
 
-    /// Wait before the first retry round.
+    /// Returns the wait before the first retry round.
     pub fn retry_initial(&self) -> Duration {
         Duration::from_secs(self.retry_initial_secs)
     }
 
-    /// Longest wait between retry rounds.
+    /// Returns the maximum wait between retry rounds.
     pub fn retry_max(&self) -> Duration {
         Duration::from_secs(self.retry_max_secs)
     }
@@ -314,6 +314,7 @@ impl Config {
             ));
         }
         check_log_level(&self.log.level)?;
+
         let mut names = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {
@@ -340,23 +341,30 @@ impl Config {
                 })?;
             }
         }
+
         if self.device.esn.is_empty() || self.device.esn.len() > 64 {
             return Err(format!(
                 "device.esn {:?} must be 1 to 64 characters",
                 self.device.esn
             ));
         }
+
         if self.bootstrap.trust_anchors.is_none() && !self.bootstrap.insecure_skip_server_verify {
             return Err(
                 "bootstrap.trust-anchors is missing: name the CA certificates that bootstrap servers must chain to"
                     .into(),
             );
         }
-        if self.bootstrap.connect_timeout_secs == 0 || self.bootstrap.request_timeout_secs == 0 {
-            return Err("bootstrap timeouts must be at least 1 second".into());
-        }
-        if self.bootstrap.retry_initial_secs == 0 {
-            return Err("bootstrap.retry-initial-secs is 0: it must be at least 1 second".into());
+        for (name, value) in [
+            ("connect-timeout-secs", self.bootstrap.connect_timeout_secs),
+            ("request-timeout-secs", self.bootstrap.request_timeout_secs),
+            ("retry-initial-secs", self.bootstrap.retry_initial_secs),
+        ] {
+            if value == 0 {
+                return Err(format!(
+                    "bootstrap.{name} is 0: it must be at least 1 second"
+                ));
+            }
         }
         if self.bootstrap.retry_max_secs < self.bootstrap.retry_initial_secs {
             return Err(format!(
@@ -462,6 +470,20 @@ trust-anchors = "bootstrap-ca.pem"
         let config = Config::parse(&text).expect("parses");
         let err = config.check().expect_err("user cannot log in");
         assert!(err.contains("admin"), "{err}");
+    }
+
+    #[test]
+    fn zero_bootstrap_times_rejected() {
+        for key in [
+            "connect-timeout-secs",
+            "request-timeout-secs",
+            "retry-initial-secs",
+        ] {
+            let text = format!("{MINIMAL}{key} = 0\n");
+            let config = Config::parse(&text).expect("parses");
+            let err = config.check().expect_err("zero is rejected");
+            assert!(err.contains(&format!("bootstrap.{key} is 0")), "{err}");
+        }
     }
 
     #[test]

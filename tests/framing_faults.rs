@@ -329,7 +329,7 @@ async fn replies_in_base_namespace() {
         let mut seen_app_tag = false;
         let mut seen_path = false;
         let mut seen_info = false;
-        for (what, request) in requests {
+        for (expected, request) in requests {
             channel.write(&chunk(&request)).await;
             let reply = channel.read_chunked().await;
             let parsed = parse_reply(&reply);
@@ -341,16 +341,18 @@ async fn replies_in_base_namespace() {
                     .child(NS_BASE, "error-info")
                     .is_some_and(|info| !info.children.is_empty());
                 for child in ["error-type", "error-tag", "error-severity", "error-message"] {
-                    assert!(error.child(NS_BASE, child).is_some(), "{what}: no {child} in {reply}");
+                    assert!(error.child(NS_BASE, child).is_some(), "{expected}: no {child} in {reply}");
                 }
             }
-            match what {
+            match expected {
                 "ok" => assert!(parsed.child(NS_BASE, "ok").is_some(), "{reply}"),
                 "data" => assert!(parsed.child(NS_BASE, "data").is_some(), "{reply}"),
-                _ => assert!(!rpc_errors(&parsed).is_empty(), "{what}: {reply}"),
+                _ => assert!(!rpc_errors(&parsed).is_empty(), "{expected}: {reply}"),
             }
         }
-        assert!(seen_app_tag && seen_path && seen_info);
+        assert!(seen_app_tag, "no reply carried an error-app-tag");
+        assert!(seen_path, "no reply carried an error-path");
+        assert!(seen_info, "no reply carried error-info");
         daemon.stop();
     })
     .await;

@@ -50,7 +50,7 @@ async fn hello_advertises_capabilities_and_session_id() {
 }
 
 #[tokio::test]
-async fn base_1_0_client_uses_end_of_message_framing() {
+async fn base_1_0_uses_end_of_message() {
     with_timeout(async {
         let lab = Lab::new();
         let daemon = Daemon::start(&lab.write_config(""));
@@ -244,7 +244,8 @@ async fn parameter_in_wrong_namespace_named() {
         let errors = rpc_errors(&reply);
         assert_eq!(text(errors[0], &["error-tag"]).as_deref(), Some("unknown-namespace"));
         let message = text(errors[0], &["error-message"]).unwrap_or_default();
-        assert!(message.contains("<config>") && message.contains("no namespace"), "{message}");
+        assert!(message.contains("<config>"), "{message}");
+        assert!(message.contains("no namespace"), "{message}");
         daemon.stop();
     })
     .await;

@@ -3,9 +3,9 @@
 //! them (for `netconf-config-change`, RFC 6470).
 //!
 //! libyang marks the topmost node of each change with an `operation`
-//! (`create`, `delete` or `replace`; a moved entry of a user-ordered list is
-//! a `replace`) and lets the descendants inherit it, so each marked node is
-//! one edit. A non-presence container is no configuration of its own: libyang
+//! (`create`, `delete` or `replace`, which also stands for a moved entry of
+//! a user-ordered list) and lets the descendants inherit it, so each marked
+//! node is one edit. A non-presence container is no configuration of its own: libyang
 //! reports it as created when its first child is created (before that it
 //! only existed implicitly), so the edits name its children instead.
 

@@ -81,7 +81,7 @@ pub fn parse(config: &str) -> Result<DataTree<'static>, DatastoreError> {
 
 /// Parses like [`parse`]. With `lenient`, for `continue-on-error`, any
 /// node with an invalid value or an unknown name stays in the tree as an
-/// opaque node; applying the edit then reports it and skips it, so the
+/// opaque node. Applying the edit then reports it and skips it, so the
 /// valid parts still apply.
 pub fn parse_with(config: &str, lenient: bool) -> Result<DataTree<'static>, DatastoreError> {
     let tree = parse_tree(config, lenient)?;
@@ -257,14 +257,14 @@ struct Editor<'t> {
     errors: Vec<DatastoreError>,
 }
 
-/// Where a moved list entry goes.
+/// The new position of a moved list entry.
 enum Anchor {
     Before(Option<Node>),
     After(Option<Node>),
 }
 
 /// Removes namespace prefixes from the key names of `[p:key='value']`
-/// predicates; the XML prefixes of the request mean nothing to libyang's
+/// predicates. The XML prefixes of the request mean nothing to libyang's
 /// path parser, and all keys of a list are in its module.
 fn strip_predicate_prefixes(predicates: &str) -> String {
     let mut out = String::with_capacity(predicates.len());
@@ -394,8 +394,8 @@ impl Editor<'_> {
                     return self.apply_children(node, edit, EditOperation::None);
                 }
                 // The node is created only if a descendant writes below it.
-                // Otherwise it names data the target lacks, which RFC 6241
-                // section 7.2 answers with data-missing.
+                // Otherwise it names data the target lacks, for which RFC 6241
+                // section 7.2 requires a data-missing error.
                 let node = self.set_node(parent, edit, None)?;
                 let changed = self.apply_children(node, edit, EditOperation::None)?;
                 if !changed {
@@ -408,7 +408,7 @@ impl Editor<'_> {
     }
 
     /// Moves `node`, an instance of a user-ordered list or leaf-list, where
-    /// the `yang:insert` attribute of `edit` asks (RFC 7950 section
+    /// the `yang:insert` attribute of `edit` requests (RFC 7950 section
     /// 7.8.6). Without the attribute a new instance stays last and an
     /// existing one stays where it is. Returns whether the node moved.
     fn position(
@@ -438,7 +438,7 @@ impl Editor<'_> {
             "first" => Anchor::Before(instances.first().copied()),
             "last" => Anchor::After(instances.last().copied()),
             "before" | "after" => {
-                let (attribute, wanted) = if schema.kind() == SchemaNodeKind::List {
+                let (attribute, reference) = if schema.kind() == SchemaNodeKind::List {
                     (
                         "key",
                         edit.annotation(&self.yang, "key")
@@ -447,7 +447,7 @@ impl Editor<'_> {
                 } else {
                     ("value", edit.annotation(&self.yang, "value"))
                 };
-                let Some(wanted) = wanted else {
+                let Some(reference) = reference else {
                     return Err(DatastoreError::BadInsert {
                         element,
                         app_tag: None,
@@ -456,13 +456,13 @@ impl Editor<'_> {
                         ),
                     });
                 };
-                let found = self.tree.find_by_key(parent, &schema, &wanted);
+                let found = self.tree.find_by_key(parent, &schema, &reference);
                 if found == Some(node) {
                     return Err(DatastoreError::BadInsert {
                         element,
                         app_tag: None,
                         message: format!(
-                            "insert={insert:?} names the entry {wanted} itself; name another entry of <{}>",
+                            "insert={insert:?} names the entry {reference} itself; name another entry of <{}>",
                             schema.name()
                         ),
                     });
@@ -472,7 +472,7 @@ impl Editor<'_> {
                         element,
                         app_tag: Some("missing-instance".into()),
                         message: format!(
-                            "insert={insert:?} names {wanted}, which is not an existing entry of <{}>",
+                            "insert={insert:?} names {reference}, which is not an existing entry of <{}>",
                             schema.name()
                         ),
                     });

@@ -173,11 +173,11 @@ enum Request {
     },
     SetChangeListener {
         listener: ChangeListener,
-        reply: oneshot::Sender<()>,
+        reply: Reply<()>,
     },
     SetConfirmedListener {
         listener: ConfirmedListener,
-        reply: oneshot::Sender<()>,
+        reply: Reply<()>,
     },
 }
 
@@ -283,14 +283,8 @@ impl DatastoreHandle {
     /// change of running, replacing any earlier one. Changes made after
     /// this returns reach the listener.
     pub async fn set_change_listener(&self, listener: ChangeListener) -> Result<(), RpcError> {
-        let (reply, done) = oneshot::channel();
-        let stopped =
-            || RpcError::operation_failed(ErrorType::Application, "the datastore is shutting down");
-        self.requests
-            .send(Request::SetChangeListener { listener, reply })
+        self.call(|reply| Request::SetChangeListener { listener, reply })
             .await
-            .map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())
     }
 
     /// Releases everything `session` holds. Waits until that is done.
@@ -495,11 +489,11 @@ impl Store {
             }
             Request::SetChangeListener { listener, reply } => {
                 self.change_listener = Some(listener);
-                let _ = reply.send(());
+                let _ = reply.send(Ok(()));
             }
             Request::SetConfirmedListener { listener, reply } => {
                 self.confirmed_listener = Some(listener);
-                let _ = reply.send(());
+                let _ = reply.send(Ok(()));
             }
         }
     }

@@ -21,7 +21,7 @@ pub fn lowercase_filter_names(elements: &mut [Element]) {
     lowercase_all(elements, NamespaceRule::FilterWildcard);
 }
 
-/// How an element's namespace is compared with the module of a path.
+/// The rule for comparing an element's namespace with the module of a path.
 #[derive(Clone, Copy)]
 enum NamespaceRule {
     Exact,

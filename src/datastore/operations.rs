@@ -599,13 +599,7 @@ impl DatastoreHandle {
         &self,
         listener: ConfirmedListener,
     ) -> Result<(), RpcError> {
-        let (reply, done) = oneshot::channel();
-        let stopped =
-            || RpcError::operation_failed(ErrorType::Application, "the datastore is shutting down");
-        self.requests
-            .send(Request::SetConfirmedListener { listener, reply })
+        self.call(|reply| Request::SetConfirmedListener { listener, reply })
             .await
-            .map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())
     }
 }

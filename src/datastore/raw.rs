@@ -690,8 +690,8 @@ pub fn print_xml(tree: &DataTree<'static>, options: u32) -> Result<String, yang3
 pub fn canonical_value(schema: &SchemaNode<'_>, value: &str) -> Option<String> {
     let context = crate::schema::raw_context(schema_context());
     let mut canonical: *const c_char = ptr::null();
-    // SAFETY: the schema node belongs to the static context; the value
-    // pointer and length describe a valid string; the canonical string is
+    // SAFETY: the schema node belongs to the static context, and the value
+    // pointer and length describe a valid string. The canonical string is
     // a dictionary entry, copied and then released here.
     unsafe {
         let ret = ffi::lyd_value_validate(
@@ -717,7 +717,7 @@ pub fn canonical_value(schema: &SchemaNode<'_>, value: &str) -> Option<String> {
 /// of an enumeration, or the member types of a union.
 pub fn describe_type(schema: &SchemaNode<'_>) -> Option<String> {
     let raw = schema.as_raw();
-    // SAFETY: the schema node is valid for the static context; leaf and
+    // SAFETY: the schema node is valid for the static context. Leaf and
     // leaf-list nodes are `lysc_node_leaf` and `lysc_node_leaflist`, and
     // each type structure is read according to its `basetype`.
     unsafe {

@@ -157,8 +157,8 @@ impl Store {
         let mode = request.with_defaults.unwrap_or(WithDefaults::Explicit);
         let mut flags = ffi::LYD_PRINT_SHRINK | mode.printer_flags();
         if request.max_depth.is_some() && mode == WithDefaults::Trim {
-            // Trim mode prints no empty non-presence container unless told
-            // to keep them, so a container whose children max-depth cut
+            // Trim mode prints no empty non-presence container without
+            // this flag, so a container whose children max-depth cut
             // would vanish. Implicit containers still carry the default
             // flag, so trim mode drops them anyway.
             flags |= ffi::LYD_PRINT_KEEPEMPTYCONT;

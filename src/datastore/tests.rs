@@ -93,6 +93,14 @@ fn config(store: &Store, source: Datastore) -> String {
     store.get_config(source, None).expect("get-config")
 }
 
+/// Returns running as `get-config` with the subtree filter `filter` shows it.
+fn running_filtered(store: &Store, filter: &str) -> String {
+    let filter = crate::netconf::xml::parse(filter).expect("filter");
+    store
+        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![filter])))
+        .expect("get-config")
+}
+
 #[test]
 fn merge_into_candidate_then_commit() {
     let mut f = fixture();
@@ -441,39 +449,24 @@ fn subtree_filter_selects_and_matches() {
     )
     .expect("edit");
 
-    let only_ztp =
-        crate::netconf::xml::parse(r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"/>"#).expect("filter");
-    let out = f
-        .store
-        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![only_ztp])))
-        .expect("get-config");
+    let out = running_filtered(&f.store, r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"/>"#);
     assert!(out.contains("10.2.2.2"), "{out}");
     assert!(!out.contains("urn:ztpd:yang:ztpd-ssl"), "{out}");
 
-    let one = crate::netconf::xml::parse(
+    let out = running_filtered(
+        &f.store,
         r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>10.2.2.2</address><port/></certificate-remote></ztp>"#,
-    )
-    .expect("filter");
-    let out = f
-        .store
-        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![one])))
-        .expect("get-config");
+    );
     assert!(out.contains("<port>2</port>"), "{out}");
     assert!(!out.contains("10.1.1.1"), "{out}");
     assert!(!out.contains("ssl-policy"), "{out}");
 
-    let only_match = crate::netconf::xml::parse(
+    let out = running_filtered(
+        &f.store,
         r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>10.1.1.1</address></certificate-remote></ztp>"#,
-    )
-    .expect("filter");
-    let out = f
-        .store
-        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![only_match])))
-        .expect("get-config");
-    assert!(
-        out.contains("<ssl-policy>ztp_policy</ssl-policy>") && !out.contains("10.2.2.2"),
-        "{out}"
     );
+    assert!(out.contains("<ssl-policy>ztp_policy</ssl-policy>"), "{out}");
+    assert!(!out.contains("10.2.2.2"), "{out}");
 }
 
 #[test]
@@ -535,14 +528,10 @@ fn subtree_filter_compares_canonical_values() {
         &format!("{POLICY}{}", ztp(&server("2001:db8::1", "1"))),
     )
     .expect("edit");
-    let filter = crate::netconf::xml::parse(
+    let out = running_filtered(
+        &f.store,
         r#"<ztp xmlns="urn:ztpd:yang:ztpd-ztp"><certificate-remote><address>2001:DB8:0::1</address></certificate-remote></ztp>"#,
-    )
-    .expect("filter");
-    let out = f
-        .store
-        .get_config(Datastore::Running, Some(&Filter::Subtree(vec![filter])))
-        .expect("get-config");
+    );
     assert!(out.contains("<port>1</port>"), "{out}");
 }
 

@@ -18,7 +18,7 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
-    /// The value as written on the wire.
+    /// Returns the value as written on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorType::Transport => "transport",
@@ -54,7 +54,7 @@ pub enum ErrorTag {
 }
 
 impl ErrorTag {
-    /// The value as written on the wire.
+    /// Returns the value as written on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorTag::InUse => "in-use",

@@ -726,6 +726,18 @@ mod tests {
         drain(decoder)
     }
 
+    /// Feeds each of `pieces` in turn and collects every message the
+    /// decoder completes.
+    fn decode_pieces(
+        decoder: &mut Decoder,
+        pieces: &[&[u8]],
+    ) -> Vec<Result<Vec<u8>, FramingError>> {
+        pieces
+            .iter()
+            .flat_map(|piece| decode_all(decoder, piece))
+            .collect()
+    }
+
     fn drain(decoder: &mut Decoder) -> Vec<Result<Vec<u8>, FramingError>> {
         let mut results = Vec::new();
         // Bounded so that a decoder bug cannot loop forever.
@@ -808,8 +820,10 @@ mod tests {
         ];
         for split in 0..=input.len() {
             let mut decoder = Decoder::new(Framing::EndOfMessage, MAX);
-            let mut got = messages(decode_all(&mut decoder, &input[..split]));
-            got.extend(messages(decode_all(&mut decoder, &input[split..])));
+            let got = messages(decode_pieces(
+                &mut decoder,
+                &[&input[..split], &input[split..]],
+            ));
             assert_eq!(got, expected, "split at {split}");
         }
     }
@@ -854,8 +868,10 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         let expected = vec![b"<a>x</a>".to_vec(), b"<b/>\n".to_vec()];
         for split in 0..=input.len() {
             let mut decoder = Decoder::new(Framing::Chunked, MAX);
-            let mut got = messages(decode_all(&mut decoder, &input[..split]));
-            got.extend(messages(decode_all(&mut decoder, &input[split..])));
+            let got = messages(decode_pieces(
+                &mut decoder,
+                &[&input[..split], &input[split..]],
+            ));
             assert_eq!(got, expected, "split at {split}");
         }
     }
@@ -867,9 +883,10 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         for first in 0..=input.len() {
             for second in first..=input.len() {
                 let mut decoder = Decoder::new(Framing::Chunked, MAX);
-                let mut got = messages(decode_all(&mut decoder, &input[..first]));
-                got.extend(messages(decode_all(&mut decoder, &input[first..second])));
-                got.extend(messages(decode_all(&mut decoder, &input[second..])));
+                let got = messages(decode_pieces(
+                    &mut decoder,
+                    &[&input[..first], &input[first..second], &input[second..]],
+                ));
                 assert_eq!(got, expected, "splits at {first} and {second}");
             }
         }
@@ -915,8 +932,10 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         let input = b"\r\n\n#3\nabc\n\n \r\n#2\nde \t\n##\n\n";
         for split in 0..=input.len() {
             let mut decoder = Decoder::new(Framing::Chunked, MAX);
-            let mut got = messages(decode_all(&mut decoder, &input[..split]));
-            got.extend(messages(decode_all(&mut decoder, &input[split..])));
+            let got = messages(decode_pieces(
+                &mut decoder,
+                &[&input[..split], &input[split..]],
+            ));
             assert_eq!(got, vec![b"abcde".to_vec()], "split at {split}");
             assert!(!decoder.is_mid_message());
         }
@@ -1084,8 +1103,7 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         let input = b"<too-long-message/>]]>]]><a/>]]>]]>";
         for split in 0..=input.len() {
             let mut decoder = Decoder::new(Framing::EndOfMessage, 10);
-            let mut got = decode_all(&mut decoder, &input[..split]);
-            got.extend(decode_all(&mut decoder, &input[split..]));
+            let got = decode_pieces(&mut decoder, &[&input[..split], &input[split..]]);
             assert_eq!(
                 got,
                 vec![
@@ -1113,8 +1131,7 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         let input = b"\n#6\n123456\n#6\n789012\n##\n\n#4\n<a/>\n##\n";
         for split in 0..=input.len() {
             let mut decoder = Decoder::new(Framing::Chunked, 10);
-            let mut got = decode_all(&mut decoder, &input[..split]);
-            got.extend(decode_all(&mut decoder, &input[split..]));
+            let got = decode_pieces(&mut decoder, &[&input[..split], &input[split..]]);
             assert_eq!(
                 got,
                 vec![
@@ -1152,8 +1169,10 @@ xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>\n
         let input = b"\n\n#8\n<hello/>\n##\n";
         for split in 0..=input.len() {
             let mut decoder = Decoder::new_for_hello(MAX);
-            let mut got = messages(decode_all(&mut decoder, &input[..split]));
-            got.extend(messages(decode_all(&mut decoder, &input[split..])));
+            let got = messages(decode_pieces(
+                &mut decoder,
+                &[&input[..split], &input[split..]],
+            ));
             assert_eq!(got, vec![b"<hello/>".to_vec()], "split at {split}");
             assert_eq!(decoder.last_message_framing(), Some(Framing::Chunked));
         }

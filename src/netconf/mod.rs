@@ -4,7 +4,7 @@
 //! writes framed messages on an async byte stream, and `transport` runs the
 //! SSH server that hands each `netconf` subsystem channel to a session.
 //! `session` runs the hello exchange and the request loop, `rpc` reads the
-//! `<rpc>` envelope and writes replies, and `ops` holds one module per
+//! `<rpc>` envelope and writes replies, and `ops` contains one module per
 //! operation behind a single dispatcher. `output` is the single writer of
 //! each session, and `notifications` the event bus and the subscriptions of
 //! RFC 5277.

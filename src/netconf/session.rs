@@ -57,7 +57,7 @@ pub struct Server {
     ztp: Control,
 }
 
-/// How a session ended normally.
+/// The normal end of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
     /// The client sent `close-session`.
@@ -117,38 +117,38 @@ impl Server {
         })
     }
 
-    /// The reconciler's request queue, for the ztp and pki RPCs.
+    /// Returns the reconciler's request queue, for the ztp and pki RPCs.
     pub fn ztp(&self) -> &Control {
         &self.ztp
     }
 
-    /// The datastore thread's handle.
+    /// Returns the datastore thread's handle.
     pub fn datastore(&self) -> &DatastoreHandle {
         &self.datastore
     }
 
-    /// The source of operational state.
+    /// Returns the source of operational state.
     pub fn state(&self) -> &Arc<dyn StateSource> {
         &self.state
     }
 
-    /// The open sessions and server statistics.
+    /// Returns the open sessions and server statistics.
     pub fn sessions(&self) -> &SessionRegistry {
         &self.sessions
     }
 
-    /// The open sessions and server statistics, for code that outlives a
-    /// borrow of the server.
+    /// Returns a shared reference to the open sessions and server
+    /// statistics, for code that outlives a borrow of the server.
     pub fn session_registry(&self) -> Arc<SessionRegistry> {
         Arc::clone(&self.sessions)
     }
 
-    /// The event bus of the `NETCONF` notification stream.
+    /// Returns the event bus of the `NETCONF` notification stream.
     pub fn notifications(&self) -> &NotificationBus {
         &self.notifications
     }
 
-    /// The capabilities of the server hello.
+    /// Returns the capabilities of the server hello.
     pub fn capabilities(&self) -> &[String] {
         &self.capabilities
     }

@@ -56,7 +56,7 @@ pub struct Attribute {
     pub value: String,
 }
 
-/// Why a message is not well-formed XML of the kind NETCONF accepts.
+/// The reason a message is not well-formed XML of the kind NETCONF accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
     #[error("malformed XML: {0}")]
@@ -108,8 +108,8 @@ impl Element {
 
     /// Writes this element and its descendants as a standalone XML fragment.
     ///
-    /// `inherited` holds the prefixed namespace declarations in scope at
-    /// this element from its ancestors; they are declared again on the
+    /// `inherited` contains the prefixed namespace declarations in scope at
+    /// this element from its ancestors. They are declared again on the
     /// written element so that prefixes inside values keep their meaning.
     /// Element namespaces are written as default namespace declarations, and
     /// each namespaced attribute gets a generated prefix.
@@ -129,6 +129,7 @@ impl Element {
             let namespace = self.namespace.as_deref().unwrap_or("");
             let _ = write!(out, " xmlns=\"{}\"", quick_xml::escape::escape(namespace));
         }
+
         // A prefix declared on this element hides the same prefix inherited
         // from an ancestor, and XML forbids declaring it twice.
         let visible_inherited = inherited
@@ -141,6 +142,7 @@ impl Element {
                 quick_xml::escape::escape(uri.as_str())
             );
         }
+
         for (index, attr) in self.attributes.iter().enumerate() {
             match &attr.namespace {
                 Some(namespace) => {
@@ -162,6 +164,7 @@ impl Element {
                 }
             }
         }
+
         if self.children.is_empty() && self.text.is_empty() {
             out.push_str("/>");
             return;
@@ -175,6 +178,17 @@ impl Element {
         out.push_str(&self.name);
         out.push('>');
     }
+}
+
+/// Returns the prefixed namespace declarations of `elements`, outermost
+/// first, so that a later declaration of a prefix hides an earlier one.
+/// Given an element and its ancestors, these are the prefixes in scope
+/// at the element.
+pub fn in_scope_prefixes(elements: &[&Element]) -> Vec<(String, String)> {
+    elements
+        .iter()
+        .flat_map(|element| element.prefixes.iter().cloned())
+        .collect()
 }
 
 /// Parses one XML document into its root element.

@@ -239,9 +239,12 @@ fn identity_pem(cert_pem: &[u8], key_pem: &[u8]) -> Vec<u8> {
     pem
 }
 
-fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, DownloadError> {
+fn read_file(description: &str, path: &Path) -> Result<Vec<u8>, DownloadError> {
     std::fs::read(path).map_err(|err| {
-        identity_unavailable(format!("cannot read {what} file {}: {err}", path.display()))
+        identity_unavailable(format!(
+            "cannot read {description} file {}: {err}",
+            path.display()
+        ))
     })
 }
 

@@ -2,7 +2,7 @@
 //! bootstrap servers.
 //!
 //! [`server_list`] reads the committed servers, [`reconciler`] runs the
-//! download rounds with [`download`], and [`state`] holds what `get` shows.
+//! download rounds with [`download`], and [`state`] contains what `get` shows.
 
 pub mod download;
 pub mod reconciler;

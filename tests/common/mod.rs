@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use argon2::{Argon2, PasswordHasher};
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, ChannelStream, client};
+use russh::{Channel, ChannelMsg, ChannelStream, client};
 use ztpd::lab::pki::LabPki;
 use ztpd::lab::server::{Fault, LabServer, LabServerHandle, LabServerSettings};
 use ztpd::netconf::framing::Framing;
@@ -30,7 +30,7 @@ use ztpd::netconf::xml::{self, Element};
 pub const ESN: &str = "2102351931P0K8000001";
 /// NETCONF user of the lab configuration.
 pub const USER: &str = "admin";
-/// Password of [`USER`]; the configuration holds only its hash.
+/// Password of [`USER`]. The configuration contains only its hash.
 pub const PASSWORD: &str = "lab password 7f3a";
 /// Namespace of the NETCONF base protocol.
 pub const NS_BASE: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
@@ -94,13 +94,13 @@ impl Lab {
         self.dir.path().join("pki")
     }
 
-    /// The daemon's state directory.
+    /// Returns the daemon's state directory.
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
-    /// Writes the daemon configuration and returns its path. `extra` is
-    /// appended to the `[bootstrap]` table.
+    /// Writes the daemon configuration and returns its path.
+    /// `extra_bootstrap` is appended to the `[bootstrap]` table.
     pub fn write_config(&self, extra_bootstrap: &str) -> PathBuf {
         let pki = self.pki_dir();
         let public_key = self
@@ -252,7 +252,7 @@ impl Daemon {
         }
     }
 
-    /// The log buffer, which keeps filling until the daemon exits.
+    /// Returns the log buffer, which keeps filling until the daemon exits.
     pub fn log_buffer(&self) -> Arc<Mutex<Vec<String>>> {
         Arc::clone(&self.logs)
     }
@@ -297,7 +297,7 @@ impl Drop for Daemon {
 
 /// Accepts any host key: the daemon generated it moments ago in the test's
 /// own state directory.
-struct AcceptHostKey;
+pub struct AcceptHostKey;
 
 impl client::Handler for AcceptHostKey {
     type Error = russh::Error;
@@ -314,6 +314,65 @@ impl client::Handler for AcceptHostKey {
 pub enum Login<'a> {
     Password(&'a str),
     Key(&'a PrivateKey),
+}
+
+/// Logs in and starts the `netconf` subsystem on a new session channel.
+/// Nothing is read or written on the channel yet.
+pub async fn open_netconf_channel(
+    address: SocketAddr,
+    login: Login<'_>,
+) -> (client::Handle<AcceptHostKey>, Channel<client::Msg>) {
+    let config = Arc::new(client::Config::default());
+    let mut handle = client::connect(config, address, AcceptHostKey)
+        .await
+        .expect("SSH connection");
+    let result = match login {
+        Login::Password(password) => handle.authenticate_password(USER, password).await,
+        Login::Key(key) => {
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten();
+            handle
+                .authenticate_publickey(
+                    USER,
+                    PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash),
+                )
+                .await
+        }
+    }
+    .expect("authentication exchange");
+    assert!(result.success(), "authentication failed");
+
+    let channel = open_netconf_subsystem(&handle).await;
+    (handle, channel)
+}
+
+/// Opens a session channel on the logged-in connection `handle` and starts
+/// the `netconf` subsystem on it.
+pub async fn open_netconf_subsystem<H: client::Handler>(
+    handle: &client::Handle<H>,
+) -> Channel<client::Msg> {
+    let mut channel = handle
+        .channel_open_session()
+        .await
+        .expect("session channel");
+    channel
+        .request_subsystem(true, "netconf")
+        .await
+        .expect("subsystem request");
+    // Bounded so that a server that never replies to the request cannot
+    // keep the test waiting on other channel messages.
+    for _ in 0..16 {
+        match channel.wait().await.expect("subsystem reply") {
+            ChannelMsg::Success => return channel,
+            ChannelMsg::Failure => panic!("netconf subsystem refused"),
+            _ => {}
+        }
+    }
+    panic!("no reply to the netconf subsystem request");
 }
 
 /// A NETCONF client session over SSH.
@@ -352,46 +411,7 @@ impl Netconf {
         login: Login<'_>,
         client_hello: &str,
     ) -> Netconf {
-        let config = Arc::new(client::Config::default());
-        let mut handle = client::connect(config, address, AcceptHostKey)
-            .await
-            .expect("SSH connection");
-        let result = match login {
-            Login::Password(password) => handle.authenticate_password(USER, password).await,
-            Login::Key(key) => {
-                let hash = handle
-                    .best_supported_rsa_hash()
-                    .await
-                    .ok()
-                    .flatten()
-                    .flatten();
-                handle
-                    .authenticate_publickey(
-                        USER,
-                        PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash),
-                    )
-                    .await
-            }
-        }
-        .expect("authentication exchange");
-        assert!(result.success(), "authentication failed");
-
-        let mut channel = handle
-            .channel_open_session()
-            .await
-            .expect("session channel");
-        channel
-            .request_subsystem(true, "netconf")
-            .await
-            .expect("subsystem request");
-        loop {
-            match channel.wait().await.expect("subsystem reply") {
-                ChannelMsg::Success => break,
-                ChannelMsg::Failure => panic!("netconf subsystem refused"),
-                _ => {}
-            }
-        }
-
+        let (handle, channel) = open_netconf_channel(address, login).await;
         let mut stream = MessageStream::new(
             channel.into_stream(),
             Framing::EndOfMessage,
@@ -506,7 +526,7 @@ impl Netconf {
     }
 
     /// Sends `operation` and returns the reply, or `None` when the session
-    /// is closed or does not answer within a few seconds.
+    /// is closed or sends no reply within a few seconds.
     pub async fn try_rpc(&mut self, operation: &str) -> Option<String> {
         let message_id = self.next_message_id;
         self.next_message_id += 1;
@@ -554,8 +574,8 @@ impl Netconf {
     }
 
     /// Reads the operational state until `certificate-status` is one of
-    /// `wanted`, and returns the state container.
-    pub async fn wait_for_status(&mut self, wanted: &[&str]) -> Element {
+    /// `expected`, and returns the state container.
+    pub async fn wait_for_status(&mut self, expected: &[&str]) -> Element {
         let deadline = Instant::now() + DOWNLOAD_WAIT;
         loop {
             let data = self
@@ -567,20 +587,20 @@ impl Netconf {
                 .cloned()
                 .unwrap_or_default();
             let status = text(&state, &["certificate-status"]).unwrap_or_default();
-            if wanted.contains(&status.as_str()) {
+            if expected.contains(&status.as_str()) {
                 return state;
             }
             assert!(
                 Instant::now() < deadline,
-                "certificate-status stayed {status:?}, expected one of {wanted:?}; state: {state:?}"
+                "certificate-status stayed {status:?}, expected one of {expected:?}; state: {state:?}"
             );
             tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
 }
 
-/// A lab, the daemon started with its configuration, and one client logged
-/// in with the lab key.
+/// Creates a lab, starts the daemon with its configuration and logs one
+/// client in with the lab key.
 pub async fn start_daemon_with_client() -> (Lab, Daemon, Netconf) {
     let lab = Lab::new();
     let daemon = Daemon::start(&lab.write_config(""));
@@ -595,7 +615,7 @@ pub fn policy_config(name: &str) -> String {
     )
 }
 
-/// One `certificate-remote` entry.
+/// Returns one `certificate-remote` entry.
 pub fn server_entry(address: &str, port: u16, policy: &str, verify_type: Option<&str>) -> String {
     let verify = verify_type
         .map(|value| format!("<verify-type>{value}</verify-type>"))
@@ -605,7 +625,7 @@ pub fn server_entry(address: &str, port: u16, policy: &str, verify_type: Option<
     )
 }
 
-/// A `ztp` container holding `entries`.
+/// Returns a `ztp` container with `entries` inside.
 pub fn ztp_config(entries: &str) -> String {
     format!(r#"<ztp xmlns="{NS_ZTP}">{entries}</ztp>"#)
 }
@@ -642,7 +662,7 @@ pub fn event_time(notification: &Element) -> String {
         .expect("notification carries an eventTime")
 }
 
-/// Every `rpc-error` of a reply.
+/// Returns every `rpc-error` of a reply.
 pub fn rpc_errors(reply: &Element) -> Vec<&Element> {
     reply
         .children

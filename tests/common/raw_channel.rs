@@ -4,15 +4,14 @@
 //! either side show.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
-use russh::{ChannelMsg, ChannelStream, client};
+use russh::keys::PrivateKey;
+use russh::{ChannelStream, client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ztpd::netconf::xml::{self, Element};
 
-use super::{AcceptHostKey, NS_BASE, USER};
+use super::{AcceptHostKey, Login, NS_BASE, open_netconf_channel};
 
 /// Bytes read from the channel per read call.
 const READ_SIZE: usize = 64 * 1024;
@@ -39,39 +38,7 @@ impl RawChannel {
     /// Logs in with `key` and starts the `netconf` subsystem. Nothing is
     /// read or written yet.
     pub async fn open(address: SocketAddr, key: &PrivateKey) -> RawChannel {
-        let config = Arc::new(client::Config::default());
-        let mut handle = client::connect(config, address, AcceptHostKey)
-            .await
-            .expect("SSH connection");
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten();
-        let result = handle
-            .authenticate_publickey(
-                USER,
-                PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash),
-            )
-            .await
-            .expect("authentication exchange");
-        assert!(result.success(), "authentication failed");
-        let mut channel = handle
-            .channel_open_session()
-            .await
-            .expect("session channel");
-        channel
-            .request_subsystem(true, "netconf")
-            .await
-            .expect("subsystem request");
-        loop {
-            match channel.wait().await.expect("subsystem reply") {
-                ChannelMsg::Success => break,
-                ChannelMsg::Failure => panic!("netconf subsystem refused"),
-                _ => {}
-            }
-        }
+        let (handle, channel) = open_netconf_channel(address, Login::Key(key)).await;
         RawChannel {
             _handle: handle,
             stream: channel.into_stream(),
@@ -151,9 +118,9 @@ impl RawChannel {
                 return String::from_utf8(message).expect("UTF-8 message");
             }
             searched = self.received.len().saturating_sub(5);
-            let wanted = self.received.len() + 1;
+            let needed = self.received.len() + 1;
             assert!(
-                self.fill(wanted).await,
+                self.fill(needed).await,
                 "end of input before ]]>]]>; received {:?}",
                 String::from_utf8_lossy(&self.received)
             );
@@ -175,8 +142,8 @@ impl RawChannel {
                 if let Some(at) = self.received[2..].iter().position(|byte| *byte == b'\n') {
                     break at + 2;
                 }
-                let wanted = self.received.len() + 1;
-                assert!(self.fill(wanted).await, "end of input in a chunk header");
+                let needed = self.received.len() + 1;
+                assert!(self.fill(needed).await, "end of input in a chunk header");
             };
             let digits = std::str::from_utf8(&self.received[2..newline]).expect("ASCII");
             assert!(
@@ -199,7 +166,7 @@ impl RawChannel {
     }
 }
 
-/// A client hello with the given `<capability>` elements, unframed.
+/// Returns a client hello with the given `<capability>` elements, unframed.
 pub fn client_hello(capabilities: &str) -> String {
     format!(r#"<hello xmlns="{NS_BASE}"><capabilities>{capabilities}</capabilities></hello>"#)
 }

@@ -74,7 +74,7 @@ class Process:
                 sink.append(line.rstrip("\n"))
                 self._condition.notify_all()
 
-    def wait_for(self, predicate, what):
+    def wait_for(self, predicate, event):
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         with self._condition:
             while True:
@@ -85,7 +85,7 @@ class Process:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.popen.poll() is not None:
                     output = "\n".join(self.lines + self.stderr_lines)
-                    raise AssertionError(f"{what} did not happen; output:\n{output}")
+                    raise AssertionError(f"{event} did not happen; output:\n{output}")
                 self._condition.wait(min(remaining, 0.5))
 
     def stop(self):
@@ -107,12 +107,14 @@ class Lab:
         self.pki = directory / "pki"
         self.state = directory / "state"
         self.processes = []
+
         subprocess.run(
             [binary("examples/lab_pki"), "--dir", str(self.pki), "--esn", ESN]
             + [arg for address in SERVER_ADDRESSES for arg in ("--server-address", address)],
             check=True,
             capture_output=True,
         )
+
         key = Ed25519PrivateKey.generate()
         self.client_key = directory / "client_ed25519"
         self.client_key.write_bytes(
@@ -126,6 +128,7 @@ class Lab:
         self.client_public_key = key.public_key().public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         ).decode()
+
         self.password_hash = subprocess.run(
             [binary("ztpd"), "hash-password"],
             input=PASSWORD,
@@ -263,14 +266,14 @@ def state(session):
     return root.find(".//ztp:certificate-remote-state", NS)
 
 
-def wait_for_status(session, wanted):
+def wait_for_status(session, expected):
     deadline = time.monotonic() + DOWNLOAD_TIMEOUT_SECONDS
     while True:
         current = state(session)
         status = current.findtext("ztp:certificate-status", namespaces=NS)
-        if status in wanted:
+        if status in expected:
             return current
-        assert time.monotonic() < deadline, f"certificate-status stayed {status}, expected {wanted}"
+        assert time.monotonic() < deadline, f"certificate-status stayed {status}, expected {expected}"
         time.sleep(POLL_INTERVAL_SECONDS)
 
 

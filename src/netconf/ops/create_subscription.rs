@@ -13,7 +13,7 @@ use crate::netconf::notifications::{NS_NOTIFICATION, STREAM_NETCONF, format_even
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::{Element, NS_BASE};
 
-use super::OperationContext;
+use super::{OperationContext, params};
 
 /// Subscribes the session. Its notifications start after the reply.
 pub fn handle(context: &OperationContext<'_>, operation: &Element) -> Result<ReplyBody, RpcError> {
@@ -30,8 +30,8 @@ fn parse(operation: &Element, now: OffsetDateTime) -> Result<SubscriptionRequest
     parse_in(&[], operation, now)
 }
 
-/// Like [`parse`]; `scope` holds the elements around `operation` whose
-/// namespace declarations an XPath filter's prefixes may use.
+/// Parses like [`parse`]. `scope` contains the elements around `operation`
+/// whose namespace declarations an XPath filter's prefixes may use.
 fn parse_in(
     scope: &[&Element],
     operation: &Element,
@@ -122,31 +122,13 @@ fn event_filter(
     operation: &Element,
     filter: &Element,
 ) -> Result<EventFilter, RpcError> {
-    let kind = filter
-        .attribute("type")
-        .or_else(|| filter.attribute_ns(NS_BASE, "type"))
-        .unwrap_or("subtree");
+    let kind = params::filter_attribute(filter, "type").unwrap_or("subtree");
     match kind {
         "subtree" => Ok(EventFilter::Subtree(filter.children.clone())),
         "xpath" => {
-            let select = filter
-                .attribute("select")
-                .or_else(|| filter.attribute_ns(NS_BASE, "select"))
-                .ok_or_else(|| {
-                    RpcError::missing_attribute(
-                        ErrorType::Protocol,
-                        "select",
-                        "filter",
-                        "an XPath filter needs a select attribute with the XPath expression",
-                    )
-                })?;
-            let namespaces: Vec<(String, String)> = scope
-                .iter()
-                .copied()
-                .chain([operation, filter])
-                .flat_map(|element| element.prefixes.iter().cloned())
-                .collect();
-            let filter = crate::datastore::xpath::XPathFilter::new(select, &namespaces)?;
+            let mut ancestors = scope.to_vec();
+            ancestors.push(operation);
+            let filter = params::xpath_filter(&ancestors, filter)?;
             filter.check()?;
             Ok(EventFilter::XPath(filter))
         }

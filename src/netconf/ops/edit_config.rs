@@ -3,7 +3,7 @@
 use crate::datastore::{DefaultOperation, EditOptions, ErrorOption, TestOption, normalize};
 use crate::netconf::error::{ErrorType, RpcError};
 use crate::netconf::rpc::ReplyBody;
-use crate::netconf::xml::{Element, NS_BASE};
+use crate::netconf::xml::{Element, NS_BASE, in_scope_prefixes};
 
 use super::{OperationContext, params};
 
@@ -67,21 +67,7 @@ pub async fn handle(
         }
     };
 
-    // config: inline data only.
-    if operation.child(NS_BASE, "url").is_some() {
-        return Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            "<url> is not supported by this server; send the data in <config>",
-        ));
-    }
-    let Some(config) = operation.child(NS_BASE, "config") else {
-        return Err(RpcError::missing_element(
-            ErrorType::Protocol,
-            "config",
-            "<edit-config> needs a <config> parameter",
-        ));
-    };
-
+    let config = inline_config(operation, NS_BASE)?;
     let content = config_content(&[context.rpc, operation], config)?;
     let options = EditOptions {
         default_operation,
@@ -98,6 +84,24 @@ pub async fn handle(
     }
 }
 
+/// Returns the `<config>` parameter, in `namespace`, of `edit-config` or
+/// `edit-data`. The `<url>` alternative is `operation-not-supported`.
+pub fn inline_config<'a>(operation: &'a Element, namespace: &str) -> Result<&'a Element, RpcError> {
+    if operation.child(namespace, "url").is_some() {
+        return Err(RpcError::operation_not_supported(
+            ErrorType::Protocol,
+            "<url> is not supported by this server; send the data in <config>",
+        ));
+    }
+    operation.child(namespace, "config").ok_or_else(|| {
+        RpcError::missing_element(
+            ErrorType::Protocol,
+            "config",
+            format!("<{}> needs a <config> parameter", operation.name),
+        )
+    })
+}
+
 /// Checks the elements of a `<config>` parameter and writes them out as a
 /// standalone XML document for libyang. `ancestors` are the elements around
 /// `config` from `<rpc>` down; their namespace prefixes stay in scope for
@@ -109,11 +113,9 @@ pub fn config_content(ancestors: &[&Element], config: &Element) -> Result<String
     }
     normalize::lowercase_names(&mut elements);
 
-    let inherited: Vec<(String, String)> = ancestors
-        .iter()
-        .chain(std::iter::once(&config))
-        .flat_map(|element| element.prefixes.iter().cloned())
-        .collect();
+    let mut scope = ancestors.to_vec();
+    scope.push(config);
+    let inherited = in_scope_prefixes(&scope);
     let mut content = String::new();
     for element in &elements {
         element.write_subtree(&inherited, &mut content);

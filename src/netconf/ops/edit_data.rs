@@ -6,7 +6,7 @@ use crate::netconf::error::{ErrorInfo, ErrorType, RpcError};
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::Element;
 
-use super::edit_config::config_content;
+use super::edit_config::{config_content, inline_config};
 use super::nmda::{self, NS_NMDA, NmdaDatastore};
 use super::{OperationContext, params};
 
@@ -50,19 +50,7 @@ pub async fn handle(
         }
     };
 
-    if operation.child(NS_NMDA, "url").is_some() {
-        return Err(RpcError::operation_not_supported(
-            ErrorType::Protocol,
-            "<url> is not supported by this server; send the data in <config>",
-        ));
-    }
-    let Some(config) = operation.child(NS_NMDA, "config") else {
-        return Err(RpcError::missing_element(
-            ErrorType::Protocol,
-            "config",
-            "<edit-data> needs a <config> parameter",
-        ));
-    };
+    let config = inline_config(operation, NS_NMDA)?;
 
     let content = config_content(&[context.rpc, operation], config)?;
     context

@@ -4,7 +4,7 @@ use crate::datastore::{Filter, ReadRequest, ReadSource, normalize};
 use crate::netconf::error::{ErrorInfo, ErrorType, RpcError};
 use crate::netconf::monitoring;
 use crate::netconf::rpc::ReplyBody;
-use crate::netconf::xml::Element;
+use crate::netconf::xml::{Element, in_scope_prefixes};
 
 use super::nmda::{self, NS_NMDA, NmdaDatastore};
 use super::{OperationContext, params, with_defaults};
@@ -56,7 +56,7 @@ pub async fn handle(
             state: monitoring::operational_state(context.server).await?,
         },
     };
-    // The operational datastore holds the values in use, defaults included
+    // The operational datastore contains the values in use, defaults included
     // (RFC 8342 section 5.3), so its default nodes are always reported.
     let with_defaults = match datastore {
         NmdaDatastore::Operational => Some(crate::datastore::read::WithDefaults::ReportAll),
@@ -104,16 +104,11 @@ fn reject_origin(operation: &Element, datastore: NmdaDatastore) -> Result<(), Rp
     .with_info(ErrorInfo::BadElement((*parameter).to_owned())))
 }
 
-/// Reads `subtree-filter` (its children are the filter) or rejects
-/// `xpath-filter`.
+/// Reads `subtree-filter` (its children are the filter) or `xpath-filter`
+/// (an XPath expression with the prefixes in scope at that element).
 fn filter(rpc: &Element, operation: &Element) -> Result<Option<Filter>, RpcError> {
     if let Some(xpath) = operation.child(NS_NMDA, "xpath-filter") {
-        // The expression's prefixes are the namespace declarations in
-        // scope at the xpath-filter element.
-        let namespaces: Vec<(String, String)> = [rpc, operation, xpath]
-            .iter()
-            .flat_map(|element| element.prefixes.iter().cloned())
-            .collect();
+        let namespaces = in_scope_prefixes(&[rpc, operation, xpath]);
         let filter = crate::datastore::xpath::XPathFilter::new(xpath.trimmed_text(), &namespaces)?;
         return Ok(Some(Filter::XPath(filter)));
     }

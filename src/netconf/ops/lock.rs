@@ -1,5 +1,6 @@
 //! `lock` and `unlock` (RFC 6241 sections 7.5 and 7.6).
 
+use crate::datastore::Datastore;
 use crate::netconf::error::RpcError;
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::Element;
@@ -11,11 +12,7 @@ pub async fn handle_lock(
     context: &OperationContext<'_>,
     operation: &Element,
 ) -> Result<ReplyBody, RpcError> {
-    params::reject_unknown(operation, &["target"])?;
-    let target = match nmda::lock_target(operation, context.rpc) {
-        Some(target) => target?,
-        None => params::datastore(operation, "target")?,
-    };
+    let target = target(context, operation)?;
     context.datastore().lock(context.session_id, target).await?;
     Ok(ReplyBody::Ok)
 }
@@ -25,14 +22,20 @@ pub async fn handle_unlock(
     context: &OperationContext<'_>,
     operation: &Element,
 ) -> Result<ReplyBody, RpcError> {
-    params::reject_unknown(operation, &["target"])?;
-    let target = match nmda::lock_target(operation, context.rpc) {
-        Some(target) => target?,
-        None => params::datastore(operation, "target")?,
-    };
+    let target = target(context, operation)?;
     context
         .datastore()
         .unlock(context.session_id, target)
         .await?;
     Ok(ReplyBody::Ok)
+}
+
+/// Reads the `target` of `lock` or `unlock`, in the RFC 6241 form or in the
+/// `<datastore>` form of `ietf-netconf-nmda`.
+fn target(context: &OperationContext<'_>, operation: &Element) -> Result<Datastore, RpcError> {
+    params::reject_unknown(operation, &["target"])?;
+    match nmda::lock_target(operation, context.rpc) {
+        Some(target) => target,
+        None => params::datastore(operation, "target"),
+    }
 }

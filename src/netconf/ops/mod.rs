@@ -53,7 +53,7 @@ pub struct OperationContext<'a> {
 }
 
 impl OperationContext<'_> {
-    /// The datastore thread's handle.
+    /// Returns the datastore thread's handle.
     pub fn datastore(&self) -> &DatastoreHandle {
         self.server.datastore()
     }

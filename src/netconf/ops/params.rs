@@ -1,8 +1,9 @@
 //! Parameters shared by several operations.
 
+use crate::datastore::xpath::XPathFilter;
 use crate::datastore::{Datastore, Filter, Source};
 use crate::netconf::error::{ErrorType, RpcError};
-use crate::netconf::xml::{Element, NS_BASE};
+use crate::netconf::xml::{Element, NS_BASE, in_scope_prefixes};
 
 /// Reads a datastore parameter such as `<target><candidate/></target>`.
 pub fn datastore(operation: &Element, parameter: &str) -> Result<Datastore, RpcError> {
@@ -62,22 +63,10 @@ pub fn filter(rpc: &Element, operation: &Element) -> Result<Option<Filter>, RpcE
             crate::datastore::normalize::lowercase_filter_names(&mut elements);
             Ok(Some(Filter::Subtree(elements)))
         }
-        "xpath" => {
-            let Some(select) = filter_attribute(filter, "select") else {
-                return Err(RpcError::missing_attribute(
-                    ErrorType::Protocol,
-                    "select",
-                    "filter",
-                    "an XPath filter needs a select attribute with the XPath expression",
-                ));
-            };
-            let namespaces: Vec<(String, String)> = [rpc, operation, filter]
-                .iter()
-                .flat_map(|element| element.prefixes.iter().cloned())
-                .collect();
-            let filter = crate::datastore::xpath::XPathFilter::new(select, &namespaces)?;
-            Ok(Some(Filter::XPath(filter)))
-        }
+        "xpath" => Ok(Some(Filter::XPath(xpath_filter(
+            &[rpc, operation],
+            filter,
+        )?))),
         other => Err(RpcError::bad_attribute(
             ErrorType::Protocol,
             "type",
@@ -108,10 +97,27 @@ pub fn reject_unknown_in(operation: &Element, allowed: &[(&str, &str)]) -> Resul
 
 /// Returns the attribute `name` of `<filter>`, unprefixed or in the base
 /// namespace.
-fn filter_attribute<'a>(filter: &'a Element, name: &str) -> Option<&'a str> {
+pub fn filter_attribute<'a>(filter: &'a Element, name: &str) -> Option<&'a str> {
     filter
         .attribute(name)
         .or_else(|| filter.attribute_ns(NS_BASE, name))
+}
+
+/// Reads the `select` expression of an XPath `<filter>`. `ancestors` are
+/// the elements around the filter from `<rpc>` down; their namespace
+/// declarations, and the filter's own, give the expression's prefixes.
+pub fn xpath_filter(ancestors: &[&Element], filter: &Element) -> Result<XPathFilter, RpcError> {
+    let Some(select) = filter_attribute(filter, "select") else {
+        return Err(RpcError::missing_attribute(
+            ErrorType::Protocol,
+            "select",
+            "filter",
+            "an XPath filter needs a select attribute with the XPath expression",
+        ));
+    };
+    let mut scope = ancestors.to_vec();
+    scope.push(filter);
+    XPathFilter::new(select, &in_scope_prefixes(&scope))
 }
 
 /// Rejects parameters other than `allowed`, naming the first unknown one.
