@@ -513,6 +513,11 @@ async fn prefixes_anywhere_in_request() {
             format!(
                 r#"<nc:rpc xmlns:nc="{NS_BASE}" message-id="3"><nc:edit-config><nc:target><nc:running/></nc:target><nc:config><ssl xmlns="{NS_SSL}"><ssl-policies><ssl-policy nc:operation="delete"><policy-name>p2</policy-name></ssl-policy></ssl-policies></ssl></nc:config></nc:edit-config></nc:rpc>"#
             ),
+            // A prefix declared on <rpc> and declared again, for another
+            // namespace, on <config>: the inner declaration applies.
+            format!(
+                r#"<rpc xmlns="{NS_BASE}" xmlns:s="urn:example:unused" message-id="4"><edit-config><target><running/></target><config xmlns:s="{NS_SSL}"><s:ssl><s:ssl-policies><s:ssl-policy><s:policy-name>p1</s:policy-name><s:pki-domain>default</s:pki-domain></s:ssl-policy></s:ssl-policies></s:ssl></config></edit-config></rpc>"#
+            ),
         ];
         for (index, request) in requests.iter().enumerate() {
             channel.write(&chunk(request)).await;
@@ -523,15 +528,15 @@ async fn prefixes_anywhere_in_request() {
         // and unprefixed data elements.
         let filters = [
             format!(
-                r#"<nc:rpc xmlns:nc="{NS_BASE}" message-id="4"><nc:get-config><nc:source><nc:running/></nc:source><nc:filter nc:type="subtree"><s:ssl xmlns:s="{NS_SSL}"><s:ssl-policies/></s:ssl></nc:filter></nc:get-config></nc:rpc>"#
+                r#"<nc:rpc xmlns:nc="{NS_BASE}" message-id="5"><nc:get-config><nc:source><nc:running/></nc:source><nc:filter nc:type="subtree"><s:ssl xmlns:s="{NS_SSL}"><s:ssl-policies/></s:ssl></nc:filter></nc:get-config></nc:rpc>"#
             ),
             format!(
-                r#"<rpc xmlns="{NS_BASE}" message-id="5"><get><filter type="subtree"><ssl xmlns="{NS_SSL}"><ssl-policies><ssl-policy><policy-name>P1</policy-name></ssl-policy></ssl-policies></ssl></filter></get></rpc>"#
+                r#"<rpc xmlns="{NS_BASE}" message-id="6"><get><filter type="subtree"><ssl xmlns="{NS_SSL}"><ssl-policies><ssl-policy><policy-name>P1</policy-name></ssl-policy></ssl-policies></ssl></filter></get></rpc>"#
             ),
         ];
         for (index, request) in filters.iter().enumerate() {
             channel.write(&chunk(request)).await;
-            let message_id = (index + 4).to_string();
+            let message_id = (index + 5).to_string();
             let data = assert_data(&channel.read_chunked().await, &message_id);
             let names: Vec<String> = find(&data, &["ssl", "ssl-policies"])
                 .map(|policies| {

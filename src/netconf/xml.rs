@@ -180,15 +180,17 @@ impl Element {
     }
 }
 
-/// Returns the prefixed namespace declarations of `elements`, outermost
-/// first, so that a later declaration of a prefix hides an earlier one.
-/// Given an element and its ancestors, these are the prefixes in scope
-/// at the element.
+/// Returns the prefixed namespace declarations in scope at the last of
+/// `elements`, which lists an element's ancestors from the outermost down
+/// and then the element itself. Each prefix appears once, with its
+/// innermost declaration.
 pub fn in_scope_prefixes(elements: &[&Element]) -> Vec<(String, String)> {
-    elements
-        .iter()
-        .flat_map(|element| element.prefixes.iter().cloned())
-        .collect()
+    let mut in_scope: Vec<(String, String)> = Vec::new();
+    for (prefix, uri) in elements.iter().flat_map(|element| &element.prefixes) {
+        in_scope.retain(|(declared, _)| declared != prefix);
+        in_scope.push((prefix.clone(), uri.clone()));
+    }
+    in_scope
 }
 
 /// Parses one XML document into its root element.
@@ -462,5 +464,26 @@ mod tests {
         root.write_subtree(&[], &mut out);
         let reparsed = parse(&out).expect("parses");
         assert_eq!(reparsed.attribute_ns(NS_BASE, "operation"), Some("merge"));
+    }
+    #[test]
+    fn inner_prefix_declaration_wins() {
+        let root = parse(
+            r#"<rpc xmlns:p="urn:outer" xmlns:q="urn:q"><config xmlns:p="urn:inner"><p:top/></config></rpc>"#,
+        )
+        .expect("well-formed");
+        let config = &root.children[0];
+        let in_scope = in_scope_prefixes(&[&root, config]);
+        assert_eq!(
+            in_scope,
+            [
+                ("q".to_owned(), "urn:q".to_owned()),
+                ("p".to_owned(), "urn:inner".to_owned())
+            ]
+        );
+
+        let mut out = String::new();
+        config.children[0].write_subtree(&in_scope, &mut out);
+        let reparsed = parse(&out).expect("written subtree parses");
+        assert!(reparsed.is("urn:inner", "top"), "{out}");
     }
 }
