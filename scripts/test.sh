@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "== YANG modules"
-.venv/bin/pyang --strict -p yang/ietf yang/ztpd-*.yang
-yanglint -p yang/ietf yang/ztpd-*.yang
+.venv/bin/pyang --strict -p yang/ietf yang/*.yang
+yanglint -p yang/ietf yang/*.yang
 
 echo "== formatting and lints"
 cargo fmt --all --check

@@ -43,6 +43,12 @@ pub const MODULES: &[ModuleSource] = &[
         text: include_str!("../yang/ietf/ietf-netconf-notifications.yang"),
     },
     ModuleSource {
+        name: "nc-notifications",
+        revision: "2008-07-14",
+        features: &[],
+        text: include_str!("../yang/nc-notifications.yang"),
+    },
+    ModuleSource {
         name: "ztpd-ssl",
         revision: "2026-12-04",
         features: &[],

@@ -59,12 +59,13 @@ pub fn advertised_modules(capabilities: &[String]) -> Vec<AdvertisedModule> {
 }
 
 /// Returns the operational state of `get` and of the operational
-/// datastore: what the server's state source supplies plus
-/// `netconf-state`.
+/// datastore: what the server's state source supplies, `netconf-state`
+/// and the notification streams.
 pub async fn operational_state(server: &Server) -> Result<Vec<StateNode>, RpcError> {
     let mut nodes = server.state().state_nodes();
     let locks = server.datastore().locks().await?;
     nodes.extend(netconf_state(server, &locks));
+    nodes.extend(server.notifications().streams_state());
     Ok(nodes)
 }
 

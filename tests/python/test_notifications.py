@@ -13,6 +13,7 @@ NS_NOTIFICATION = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 NS_NETMOD_NOTIFICATION = "urn:ietf:params:xml:ns:netmod:notification"
 NS_NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 NCN = {"ncn": NS_NCN}
+STREAMS_NS = {"s": NS_NETMOD_NOTIFICATION}
 
 # How long a test waits for a notification that should arrive, and how
 # long it listens to be sure that none comes.
@@ -188,3 +189,26 @@ def test_unknown_stream_rejected(lab):
         assert raised.value.tag == "invalid-value"
         assert raised.value.type == "protocol"
         assert "SYSLOG" in raised.value.message
+
+
+def test_stream_list_tells_replay_start(lab):
+    lab.start_daemon()
+    with lab.connect() as session:
+        reply = session.get(
+            filter=("subtree", f'<netconf xmlns="{NS_NETMOD_NOTIFICATION}"><streams/></netconf>')
+        )
+        streams = reply.data_ele.findall("s:netconf/s:streams/s:stream", namespaces=STREAMS_NS)
+        assert [stream.findtext("s:name", namespaces=STREAMS_NS) for stream in streams] == ["NETCONF"]
+        stream = streams[0]
+        assert stream.findtext("s:description", namespaces=STREAMS_NS)
+        assert stream.findtext("s:replaySupport", namespaces=STREAMS_NS) == "true"
+        created = datetime.fromisoformat(stream.findtext("s:replayLogCreationTime", namespaces=STREAMS_NS))
+        assert created <= datetime.now(timezone.utc)
+        # Nothing has aged out of a log this young.
+        assert stream.find("s:replayLogAgedTime", namespaces=STREAMS_NS) is None
+
+        # A replay from the creation time of the log includes this
+        # session's own start.
+        session.create_subscription(start_time=created.isoformat())
+        event = base_event(session, "netconf-session-start")
+        assert event.findtext("ncn:session-id", namespaces=NCN) == session.session_id

@@ -44,7 +44,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast;
 
 use super::xml::escape;
-use crate::datastore::SessionId;
+use crate::datastore::{SessionId, StateNode};
 
 /// Namespace of `<notification>` and `<create-subscription>` (RFC 5277).
 pub const NS_NOTIFICATION: &str = "urn:ietf:params:xml:ns:netconf:notification:1.0";
@@ -55,6 +55,12 @@ pub const NS_NETMOD_NOTIFICATION: &str = "urn:ietf:params:xml:ns:netmod:notifica
 
 /// The one event stream of this server, which carries every event.
 pub const STREAM_NETCONF: &str = "NETCONF";
+
+/// The `description` of [`STREAM_NETCONF`] in the stream list.
+const STREAM_DESCRIPTION: &str = "Every event of this server: the NETCONF base notifications of RFC 6470 and the certificate download events of ztpd-ztp";
+
+/// Path of the stream list.
+const STREAMS: &str = "/nc-notifications:netconf/streams";
 
 /// Maximum total size of the notification contents in the replay log, in
 /// bytes. Session events are about 200 bytes, and a `netconf-config-change`
@@ -126,12 +132,17 @@ struct BusInner {
     log: Mutex<ReplayLog>,
     live: broadcast::Sender<Arc<Notification>>,
     lost: AtomicU64,
+    /// When the replay log was created, which is the earliest time a
+    /// replay can reach.
+    created: OffsetDateTime,
 }
 
 #[derive(Default)]
 struct ReplayLog {
     entries: VecDeque<Arc<Notification>>,
     bytes: usize,
+    /// Event time of the newest notification that left the log.
+    aged: Option<OffsetDateTime>,
 }
 
 impl ReplayLog {
@@ -144,6 +155,7 @@ impl ReplayLog {
                 break;
             }
             self.bytes = self.bytes.saturating_sub(front.content.len());
+            self.aged = Some(front.event_time);
             self.entries.pop_front();
         }
     }
@@ -171,6 +183,7 @@ impl NotificationBus {
                 log: Mutex::new(ReplayLog::default()),
                 live,
                 lost: AtomicU64::new(0),
+                created: OffsetDateTime::now_utc(),
             }),
         }
     }
@@ -242,6 +255,36 @@ impl NotificationBus {
     pub fn replay_log_len(&self) -> usize {
         self.log().entries.len()
     }
+
+    /// Returns the stream list of `nc-notifications` (RFC 5277 section
+    /// 3.2.5), through which clients discover the stream and how far back
+    /// it replays.
+    pub fn streams_state(&self) -> Vec<StateNode> {
+        let stream = format!("{STREAMS}/stream[name='{STREAM_NETCONF}']");
+        let mut nodes = vec![
+            StateNode {
+                path: format!("{stream}/description"),
+                value: Some(STREAM_DESCRIPTION.to_owned()),
+            },
+            StateNode {
+                path: format!("{stream}/replaySupport"),
+                value: Some("true".to_owned()),
+            },
+            StateNode {
+                path: format!("{stream}/replayLogCreationTime"),
+                value: Some(format_event_time(self.inner.created)),
+            },
+        ];
+        let mut log = self.log();
+        log.trim(OffsetDateTime::now_utc());
+        if let Some(aged) = log.aged {
+            nodes.push(StateNode {
+                path: format!("{stream}/replayLogAgedTime"),
+                value: Some(format_event_time(aged)),
+            });
+        }
+        nodes
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +340,47 @@ mod tests {
         bus.publish(Notification::new("<a/>".into()));
         let feed = bus.subscribe(None, None);
         assert!(feed.replay.is_empty());
+    }
+
+    /// Prints the stream list of `bus` through libyang, which validates it
+    /// against `nc-notifications`.
+    fn streams_xml(bus: &NotificationBus) -> String {
+        use yang3::data::{Data, DataFormat, DataPrinterFlags, DataTree, DataValidationFlags};
+        let context = crate::schema::context().expect("schema");
+        let mut tree = DataTree::new(context);
+        for node in bus.streams_state() {
+            tree.new_path(&node.path, node.value.as_deref(), false)
+                .unwrap_or_else(|err| panic!("{}: {err}", node.path));
+        }
+        tree.validate(DataValidationFlags::PRESENT)
+            .expect("the stream list is valid against nc-notifications");
+        tree.print_string(DataFormat::XML, DataPrinterFlags::WITH_SIBLINGS)
+            .expect("prints")
+    }
+
+    #[test]
+    fn stream_list_shows_replay_log_age() {
+        let bus = NotificationBus::new();
+        // libyang prints the UTC offset `Z` in its canonical form `+00:00`.
+        let created = format_event_time(bus.inner.created).replace('Z', "+00:00");
+        let xml = streams_xml(&bus);
+        for expected in [
+            "<name>NETCONF</name>",
+            "<replaySupport>true</replaySupport>",
+            &format!("<replayLogCreationTime>{created}</replayLogCreationTime>"),
+        ] {
+            assert!(xml.contains(expected), "{expected} missing from {xml}");
+        }
+        assert!(!xml.contains("replayLogAgedTime"), "{xml}");
+
+        let dropped = OffsetDateTime::now_utc() - REPLAY_LOG_MAX_AGE - time::Duration::minutes(1);
+        bus.publish(at("<old/>", dropped));
+        let xml = streams_xml(&bus);
+        let aged = format_event_time(dropped).replace('Z', "+00:00");
+        assert!(
+            xml.contains(&format!("<replayLogAgedTime>{aged}</replayLogAgedTime>")),
+            "{xml}"
+        );
     }
 
     #[test]
