@@ -193,3 +193,41 @@ async fn copy_config_accepts_with_defaults() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn edit_config_option_errors_name_element() {
+    with_timeout(async {
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
+        for (option, value) in [
+            ("default-operation", "overwrite"),
+            ("test-option", "test-twice"),
+            ("error-option", "ignore-errors"),
+        ] {
+            let reply = client
+                .rpc(&format!(
+                    "<edit-config><target><candidate/></target><{option}>{value}</{option}><config/></edit-config>"
+                ))
+                .await;
+            let errors = rpc_errors(&reply);
+            assert_eq!(errors.len(), 1, "{option}");
+            assert_eq!(
+                text(errors[0], &["error-tag"]).as_deref(),
+                Some("invalid-value"),
+                "{option}"
+            );
+            assert_eq!(
+                text(errors[0], &["error-type"]).as_deref(),
+                Some("protocol"),
+                "{option}"
+            );
+            assert_eq!(
+                text(errors[0], &["error-info", "bad-element"]).as_deref(),
+                Some(option)
+            );
+            let message = text(errors[0], &["error-message"]).unwrap_or_default();
+            assert!(message.contains(value), "{message}");
+        }
+        daemon.stop();
+    })
+    .await;
+}

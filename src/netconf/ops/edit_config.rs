@@ -1,7 +1,7 @@
 //! `edit-config` (RFC 6241 section 7.2).
 
 use crate::datastore::{DefaultOperation, EditOptions, ErrorOption, TestOption, normalize};
-use crate::netconf::error::{ErrorType, RpcError};
+use crate::netconf::error::{ErrorInfo, ErrorType, RpcError};
 use crate::netconf::rpc::ReplyBody;
 use crate::netconf::xml::{Element, NS_BASE, in_scope_prefixes};
 
@@ -35,6 +35,7 @@ pub async fn handle(
                 ErrorType::Protocol,
                 format!("default-operation {value:?} is invalid; use merge, replace or none"),
             )
+            .with_info(ErrorInfo::BadElement("default-operation".into()))
         })?,
     };
 
@@ -47,7 +48,8 @@ pub async fn handle(
             return Err(RpcError::invalid_value(
                 ErrorType::Protocol,
                 format!("test-option {other:?} is invalid; use test-then-set, set or test-only"),
-            ));
+            )
+            .with_info(ErrorInfo::BadElement("test-option".into())));
         }
     };
 
@@ -63,7 +65,8 @@ pub async fn handle(
                 format!(
                     "error-option {other:?} is invalid; use stop-on-error, continue-on-error or rollback-on-error"
                 ),
-            ));
+            )
+            .with_info(ErrorInfo::BadElement("error-option".into())));
         }
     };
 
