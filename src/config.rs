@@ -26,7 +26,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub netconf: NetconfConfig,
-    /// NETCONF users. At least one is needed to log in.
+    /// NETCONF users, at least one. An empty list gets the clear error of
+    /// [`Config::check`] instead of serde's missing-field message.
     #[serde(default)]
     pub users: Vec<UserConfig>,
     pub device: DeviceConfig,
@@ -315,6 +316,12 @@ impl Config {
         }
         check_log_level(&self.log.level)?;
 
+        if self.users.is_empty() {
+            return Err(
+                "no [[users]] is configured, so no one could log in over NETCONF: add a user with a password-hash or authorized keys"
+                    .into(),
+            );
+        }
         let mut names = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {
@@ -430,6 +437,9 @@ mod tests {
 
     const MINIMAL: &str = r#"
 state-dir = "state"
+[[users]]
+name = "nms"
+authorized-keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8 nms"]
 [device]
 esn = "2102351931P0K8000001"
 initial-certificate = "device.pem"
@@ -462,6 +472,19 @@ trust-anchors = "bootstrap-ca.pem"
             .check()
             .expect_err("no trust anchors and no insecure switch");
         assert!(err.contains("trust-anchors"), "{err}");
+    }
+
+    #[test]
+    fn empty_user_list_rejected() {
+        let text = MINIMAL.replace("[[users]]", "").replace(
+            "name = \"nms\"\nauthorized-keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8 nms\"]\n",
+            "",
+        );
+        let config = Config::parse(&text).expect("parses");
+        assert!(config.users.is_empty());
+        let err = config.check().expect_err("no user is rejected");
+        assert!(err.contains("no [[users]]"), "{err}");
+        assert!(err.contains("add a user"), "{err}");
     }
 
     #[test]
