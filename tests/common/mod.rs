@@ -252,6 +252,11 @@ impl Daemon {
         }
     }
 
+    /// Returns the process id of the daemon.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Returns the log buffer, which keeps filling until the daemon exits.
     pub fn log_buffer(&self) -> Arc<Mutex<Vec<String>>> {
         Arc::clone(&self.logs)
@@ -322,7 +327,12 @@ pub async fn open_netconf_channel(
     address: SocketAddr,
     login: Login<'_>,
 ) -> (client::Handle<AcceptHostKey>, Channel<client::Msg>) {
-    let config = Arc::new(client::Config::default());
+    // Without TCP_NODELAY, Nagle's algorithm holds back small SSH packets
+    // until the peer's delayed ACK, about 40 ms on Linux.
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..client::Config::default()
+    });
     let mut handle = client::connect(config, address, AcceptHostKey)
         .await
         .expect("SSH connection");
