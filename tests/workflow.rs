@@ -224,6 +224,10 @@ async fn restart_keeps_installed_certificate() {
 
         // The bootstrap server is gone: a new download would fail.
         bootstrap.shutdown().await;
+        // The initial certificate as a download leaves it when the process
+        // is killed between installing the CA and removing the import.
+        let leftover = lab.state_dir().join("pki/default/initial-device.pem");
+        std::fs::copy(lab.pki_dir().join("device.pem"), &leftover).expect("leftover import");
         let daemon = Daemon::start(&config);
         let mut client = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
         let running = client
@@ -237,6 +241,17 @@ async fn restart_keeps_installed_certificate() {
         assert_eq!(text(&state, &["certificate", "fingerprint-sha256"]), Some(lab.nce_fingerprint()));
         assert_eq!(text(&state, &["certificate", "source-address"]).as_deref(), Some("127.0.0.1"));
         assert_eq!(text(&state, &["server", "attempts"]).as_deref(), Some("0"), "no new attempt: {state:?}");
+
+        assert!(!leftover.exists(), "the start removed the leftover import");
+        let pki = client.get(&format!(r#"<pki xmlns="{NS_PKI}"/>"#)).await;
+        let names: Vec<String> = find(&pki, &["pki", "domain"])
+            .expect("domain default")
+            .children
+            .iter()
+            .filter(|child| child.name == "certificate")
+            .filter_map(|certificate| text(certificate, &["name"]))
+            .collect();
+        assert_eq!(names, ["NCE-bootstrap.pem"]);
         daemon.stop();
     })
     .await;

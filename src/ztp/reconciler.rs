@@ -184,6 +184,7 @@ pub async fn run(
     );
     let mut triggered = true;
     let mut retry_at: Option<tokio::time::Instant> = None;
+    worker.remove_interrupted_import();
     worker.refresh_installed();
 
     loop {
@@ -542,6 +543,26 @@ fn phase_status(phase: Phase) -> ServerStatus {
 struct InitialCertificate<'a> {
     pki: &'a PkiStore,
     imported: bool,
+}
+
+impl Worker {
+    /// Removes the initial certificate that a download left in the PKI
+    /// domain when the process ended during it, by a kill or a crash,
+    /// before its cleanup ran. No download runs yet when this is called.
+    fn remove_interrupted_import(&self) {
+        match self.pki.remove(DEFAULT_DOMAIN, INITIAL_CERTIFICATE) {
+            Ok(true) => tracing::info!(
+                file = INITIAL_CERTIFICATE,
+                "removed the initial certificate that an interrupted download left in the PKI domain"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(
+                error = %err,
+                file = INITIAL_CERTIFICATE,
+                "cannot remove the initial certificate that an interrupted download left in the PKI domain"
+            ),
+        }
+    }
 }
 
 impl<'a> InitialCertificate<'a> {
