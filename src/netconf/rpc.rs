@@ -285,6 +285,70 @@ mod tests {
         assert_eq!(start.attribute("message-id"), Some("é"));
     }
 
+    /// Returns the reply to `message`, accepted or not, and asserts that it
+    /// is well-formed.
+    fn any_reply(message: &str) -> String {
+        let (rpc, body) = match Request::parse(message.as_bytes()) {
+            Ok(request) => (Some(request.rpc), ReplyBody::Ok),
+            Err(rejected) => (
+                rejected.rpc.map(|rpc| *rpc),
+                ReplyBody::Errors(vec![rejected.error]),
+            ),
+        };
+        let mut out = String::new();
+        write_reply(rpc.as_ref(), &body, &mut out);
+        if let Err(err) = xml::parse(&out) {
+            panic!("reply is not well-formed ({err}): {out}");
+        }
+        out
+    }
+
+    #[test]
+    fn invalid_attribute_name_rejected() {
+        let out = any_reply(
+            r#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="5" a~b="x"><get/></rpc>"#,
+        );
+        assert!(out.contains("malformed-message"), "{out}");
+        assert!(out.contains("a~b"), "the error names the attribute: {out}");
+        // The valid attributes of the start tag are still echoed.
+        assert!(out.contains(r#" message-id="5""#), "{out}");
+    }
+
+    #[test]
+    fn invalid_attribute_name_in_cut_message_skipped() {
+        let out = any_reply(
+            r#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="6" a~b="1"><get>"#,
+        );
+        assert!(out.contains(r#" message-id="6""#), "{out}");
+        assert!(!out.contains("a~b=\""), "{out}");
+        assert!(out.contains("malformed-message"), "{out}");
+    }
+
+    #[test]
+    fn invalid_element_name_rejected() {
+        let out = any_reply(
+            r#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="9"><get~x/></rpc>"#,
+        );
+        assert!(out.contains("malformed-message"), "{out}");
+        assert!(out.contains("get~x"), "the error names the element: {out}");
+        assert!(out.contains(r#" message-id="9""#), "{out}");
+    }
+
+    #[test]
+    fn control_character_not_echoed() {
+        let out = any_reply(
+            "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"1\u{1}\"><get/></rpc>",
+        );
+        assert!(out.contains("malformed-message"), "{out}");
+        assert!(
+            out.contains("U+0001"),
+            "the error names the character: {out}"
+        );
+        assert!(!out.contains('\u{1}'), "{out:?}");
+        // The message-id cannot be echoed as it was sent, so it is left out.
+        assert!(!out.contains("message-id"), "{out}");
+    }
+
     #[test]
     fn message_id_escaped_in_reply() {
         let out = reply(

@@ -127,7 +127,7 @@ impl Element {
         out.push_str(&self.name);
         if self.namespace.as_deref() != parent_namespace || parent_namespace.is_none() {
             let namespace = self.namespace.as_deref().unwrap_or("");
-            let _ = write!(out, " xmlns=\"{}\"", quick_xml::escape::escape(namespace));
+            let _ = write!(out, " xmlns=\"{}\"", escape(namespace));
         }
 
         // A prefix declared on this element hides the same prefix inherited
@@ -136,31 +136,30 @@ impl Element {
             .iter()
             .filter(|(prefix, _)| !self.prefixes.iter().any(|(own, _)| own == prefix));
         for (prefix, uri) in visible_inherited.chain(self.prefixes.iter()) {
-            let _ = write!(
-                out,
-                " xmlns:{prefix}=\"{}\"",
-                quick_xml::escape::escape(uri.as_str())
-            );
+            let _ = write!(out, " xmlns:{prefix}=\"{}\"", escape(uri.as_str()));
         }
 
         for (index, attr) in self.attributes.iter().enumerate() {
             match &attr.namespace {
+                Some(namespace) if namespace == NS_XML => {
+                    let _ = write!(
+                        out,
+                        " xml:{}=\"{}\"",
+                        attr.name,
+                        escape(attr.value.as_str())
+                    );
+                }
                 Some(namespace) => {
                     let _ = write!(
                         out,
                         " xmlns:ztpd-a{index}=\"{}\" ztpd-a{index}:{}=\"{}\"",
-                        quick_xml::escape::escape(namespace.as_str()),
+                        escape(namespace.as_str()),
                         attr.name,
-                        quick_xml::escape::escape(attr.value.as_str())
+                        escape(attr.value.as_str())
                     );
                 }
                 None => {
-                    let _ = write!(
-                        out,
-                        " {}=\"{}\"",
-                        attr.name,
-                        quick_xml::escape::escape(attr.value.as_str())
-                    );
+                    let _ = write!(out, " {}=\"{}\"", attr.name, escape(attr.value.as_str()));
                 }
             }
         }
@@ -170,7 +169,7 @@ impl Element {
             return;
         }
         out.push('>');
-        out.push_str(&quick_xml::escape::escape(self.text.as_str()));
+        out.push_str(&escape(self.text.as_str()));
         for child in &self.children {
             child.write_element(self.namespace.as_deref(), &[], out);
         }
@@ -195,6 +194,7 @@ pub fn in_scope_prefixes(elements: &[&Element]) -> Vec<(String, String)> {
 
 /// Parses one XML document into its root element.
 pub fn parse(text: &str) -> Result<Element, XmlError> {
+    check_chars(text)?;
     let mut reader = NsReader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
@@ -212,10 +212,10 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
-                stack.push(read_start(&reader, &start)?);
+                stack.push(read_start(&reader, &start, InvalidAttributes::Reject)?);
             }
             Event::Empty(start) => {
-                let element = read_start(&reader, &start)?;
+                let element = read_start(&reader, &start, InvalidAttributes::Reject)?;
                 close_element(element, &mut stack, &mut root);
             }
             Event::End(_) => {
@@ -255,6 +255,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                         &*reference
                     )));
                 };
+                check_resolved(&resolved, &format!("the reference &{};", &*reference))?;
                 append_text(&mut stack, &resolved)?;
             }
             Event::DocType(_) => return Err(XmlError::DocType),
@@ -281,7 +282,7 @@ pub fn parse_root_start(text: &str) -> Option<Element> {
     loop {
         match reader.read_event().ok()? {
             Event::Start(start) | Event::Empty(start) => {
-                return read_start(&reader, &start).ok();
+                return read_start(&reader, &start, InvalidAttributes::Skip).ok();
             }
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
             Event::Text(text) if text.xml10_content().trim().is_empty() => {}
@@ -319,8 +320,70 @@ fn predefined_entity(name: &str) -> Option<&'static str> {
     }
 }
 
-fn read_start(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Element, XmlError> {
+/// Handling of an attribute that [`read_start`] cannot keep as written:
+/// a name that is not a valid qualified name (quick-xml reads names up to
+/// the next delimiter without checking their characters) or a value with
+/// a character that XML 1.0 does not allow. Echoed in a reply, such an
+/// attribute would make the reply malformed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InvalidAttributes {
+    /// Fail, for a message that is parsed as a whole.
+    Reject,
+    /// Leave the attribute out, for the start tag that an error reply
+    /// echoes.
+    Skip,
+}
+
+/// Returns whether `name` is a qualified name (Namespaces in XML 1.0,
+/// section 4): an NCName, or two joined by one colon.
+pub fn is_qualified_name(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        None => is_ncname(name),
+    }
+}
+
+/// Returns whether `name` is an NCName: an XML 1.0 Name (section 2.3 of
+/// XML 1.0) without colons.
+fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// Checks that `name` is a valid qualified name, or returns the error that
+/// names it.
+fn check_name(name: &str, subject: &str) -> Result<(), XmlError> {
+    if is_qualified_name(name) {
+        Ok(())
+    } else {
+        Err(XmlError::Syntax(format!(
+            "{subject} {name:?} is not a valid XML name"
+        )))
+    }
+}
+
+fn read_start(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    invalid_attributes: InvalidAttributes,
+) -> Result<Element, XmlError> {
     let resolver = reader.resolver();
+    check_name(start.name().as_ref(), "element name")?;
     let (namespace, local) = resolver.resolve_element(start.name());
     let namespace = resolved_namespace(namespace)?;
     let mut element = Element {
@@ -331,10 +394,24 @@ fn read_start(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Elemen
 
     for attr in start.attributes() {
         let attr = attr.map_err(|err| XmlError::Syntax(err.to_string()))?;
+        if let Err(err) = check_name(attr.key.as_ref(), "attribute name") {
+            match invalid_attributes {
+                InvalidAttributes::Reject => return Err(err),
+                InvalidAttributes::Skip => continue,
+            }
+        }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|err| XmlError::Syntax(err.to_string()))?
             .into_owned();
+        // In a start tag read for an error reply, an attribute that could
+        // not be echoed as it was sent is left out.
+        if let Err(err) = check_resolved(&value, &format!("the value of {:?}", attr.key.as_ref())) {
+            match invalid_attributes {
+                InvalidAttributes::Reject => return Err(err),
+                InvalidAttributes::Skip => continue,
+            }
+        }
         match attr.key.as_namespace_binding() {
             Some(PrefixDeclaration::Named(prefix)) => {
                 element.prefixes.push((prefix.to_owned(), value));
@@ -356,20 +433,128 @@ fn read_start(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Elemen
 
 fn resolved_namespace(result: ResolveResult<'_>) -> Result<Option<String>, XmlError> {
     match result {
-        ResolveResult::Bound(namespace) => Ok(Some(namespace.as_ref().to_owned())),
+        // The resolver returns the declaration's value as written, with
+        // its character and entity references still in place.
+        ResolveResult::Bound(namespace) => {
+            let uri = quick_xml::escape::unescape(namespace.as_ref()).map_err(|err| {
+                XmlError::Syntax(format!("namespace {:?}: {err}", namespace.as_ref()))
+            })?;
+            check_resolved(&uri, &format!("the namespace {:?}", namespace.as_ref()))?;
+            Ok(Some(uri.into_owned()))
+        }
         ResolveResult::Unbound => Ok(None),
         ResolveResult::Unknown(prefix) => Err(XmlError::UnknownPrefix(prefix)),
     }
 }
 
+/// Namespace of the `xml` prefix, which is bound without a declaration
+/// (Namespaces in XML 1.0, section 3).
+pub const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Returns whether XML 1.0 allows `c` in a document (the `Char` production
+/// of section 2.2). Rust strings hold no surrogates, so only control
+/// characters and U+FFFE and U+FFFF fail.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 /// Escapes text for use in XML character data and attribute values.
+/// Characters that XML 1.0 does not allow at all, which can reach a reply
+/// only from a client's malformed input, become U+FFFD, so that every
+/// message the server writes stays well-formed.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    quick_xml::escape::escape(text)
+    if text.chars().all(is_xml_char) {
+        return quick_xml::escape::escape(text);
+    }
+    let allowed: String = text
+        .chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect();
+    Cow::Owned(quick_xml::escape::escape(allowed.as_str()).into_owned())
+}
+
+/// Rejects a document that contains a character XML 1.0 does not allow,
+/// naming its code point and byte offset. quick-xml does not check this.
+fn check_chars(text: &str) -> Result<(), XmlError> {
+    match text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+        Some((offset, c)) => Err(XmlError::Syntax(format!(
+            "the character U+{:04X} at byte {offset} is not allowed in XML 1.0",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Rejects a value whose character references resolved to a character
+/// that XML 1.0 does not allow, such as `&#4;`.
+fn check_resolved(value: &str, subject: &str) -> Result<(), XmlError> {
+    match value.chars().find(|c| !is_xml_char(*c)) {
+        Some(c) => Err(XmlError::Syntax(format!(
+            "{subject} refers to the character U+{:04X}, which XML 1.0 does not allow",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_references_resolved() {
+        let root = parse(r#"<a xmlns="urn:a&amp;b" xmlns:p="urn:x&#39;y"><p:c/></a>"#)
+            .expect("well-formed");
+        assert_eq!(root.namespace.as_deref(), Some("urn:a&b"));
+        assert_eq!(root.children[0].namespace.as_deref(), Some("urn:x'y"));
+    }
+
+    #[test]
+    fn control_character_rejected() {
+        let err = parse("<a>x\u{1}</a>").expect_err("U+0001 is not XML");
+        assert!(err.to_string().contains("U+0001 at byte 4"), "{err}");
+    }
+
+    #[test]
+    fn reference_to_control_character_rejected() {
+        for document in [
+            r#"<a xmlns="urn:&#4;"/>"#,
+            "<a>&#4;</a>",
+            r#"<a b="&#x1F;"/>"#,
+            r#"<a xmlns:p="urn:&#4;"/>"#,
+        ] {
+            let err = parse(document).expect_err(document);
+            assert!(
+                err.to_string().contains("which XML 1.0 does not allow"),
+                "{document}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn escape_replaces_disallowed_characters() {
+        assert_eq!(escape("a\u{1}<\u{FFFF}"), "a\u{FFFD}&lt;\u{FFFD}");
+        assert!(matches!(escape("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn xml_attribute_keeps_xml_prefix() {
+        let root = parse(r#"<a xmlns="urn:a" xml:lang="en"/>"#).expect("well-formed");
+        let mut out = String::new();
+        root.write_subtree(&[], &mut out);
+        assert_eq!(out, r#"<a xmlns="urn:a" xml:lang="en"/>"#);
+        assert_eq!(parse(&out).expect("written XML parses"), root);
+    }
+
+    #[test]
+    fn qualified_names_checked() {
+        for valid in ["a", "nc:rpc", "_x-1.2", "é", "a·b"] {
+            assert!(is_qualified_name(valid), "{valid:?}");
+        }
+        for invalid in ["", ":a", "a:", "a:b:c", "1a", "-a", "a~b", "a\"b", "a<b"] {
+            assert!(!is_qualified_name(invalid), "{invalid:?}");
+        }
+    }
 
     #[test]
     fn prefixed_and_default_namespaces_resolve() {
