@@ -318,7 +318,7 @@ impl Config {
 
         if self.users.is_empty() {
             return Err(
-                "no [[users]] is configured, so no one could log in over NETCONF: add a user with a password-hash or authorized keys"
+                "the configuration has no [[users]] entry, so no one could log in over NETCONF: add a user with a password-hash or authorized keys"
                     .into(),
             );
         }
