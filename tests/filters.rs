@@ -112,6 +112,30 @@ async fn xpath_prefix_declared_on_rpc() {
 }
 
 #[tokio::test]
+async fn xpath_policy_name_case_insensitive() {
+    with_timeout(async {
+        let (_lab, daemon, mut client) = start_daemon_with_client().await;
+        configure(&mut client).await;
+        let reply = client
+            .rpc(&format!(
+                r#"<get-config><source><running/></source><filter type="xpath" xmlns:s="{NS_SSL}" xmlns:z="{NS_ZTP}" select="/s:ssl/s:ssl-policies/s:ssl-policy[s:policy-name='ZTP_Policy'] | /z:ztp/z:certificate-remote[z:ssl-policy='ZTP_POLICY']/z:port"/></get-config>"#
+            ))
+            .await;
+        let data = data_of(&reply);
+        let policies = find(data, &["ssl", "ssl-policies"]).expect("policies selected");
+        let names: Vec<String> = policies
+            .children
+            .iter()
+            .filter_map(|policy| text(policy, &["policy-name"]))
+            .collect();
+        assert_eq!(names, ["ztp_policy"]);
+        assert_eq!(server_ports(data).len(), 3, "{data:?}");
+        daemon.stop();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn xpath_prefix_declared_on_filter_in_get() {
     with_timeout(async {
         let (_lab, daemon, mut client) = start_daemon_with_client().await;

@@ -6,6 +6,10 @@
 //! of a name test to the name of the module with that namespace before
 //! [`select`] evaluates the expression on a datastore. The selected nodes
 //! are copied with their ancestors and list keys, as for subtree filters.
+//!
+//! SSL policy names are stored in lower case, so a string literal compared
+//! with a policy-name leaf (`[policy-name='ZTP_Policy']`) is lowercased as
+//! well. Literals in function calls, such as `contains()`, stay as written.
 
 use std::ffi::CString;
 
@@ -15,6 +19,7 @@ use super::filter::copy_selected;
 use super::libyang_error::LibyangError;
 use super::raw;
 use crate::netconf::error::{ErrorType, RpcError};
+use crate::schema::paths::CASE_INSENSITIVE;
 
 /// Maximum length of a `select` expression, in bytes. libyang parses and
 /// evaluates an expression without a time limit, so the length bounds that
@@ -37,7 +42,7 @@ impl XPathFilter {
     pub fn new(select: &str, namespaces: &[(String, String)]) -> Result<XPathFilter, RpcError> {
         Ok(XPathFilter {
             select: select.to_owned(),
-            expression: translate_prefixes(select, namespaces)?,
+            expression: fold_case_insensitive_literals(&translate_prefixes(select, namespaces)?),
         })
     }
 
@@ -77,34 +82,150 @@ pub fn translate_prefixes(
             ),
         ));
     }
+    let tokens = tokenize(select);
     let mut out = String::with_capacity(select.len());
-    let mut rest = select;
-    while let Some(first) = rest.chars().next() {
-        let token_end = if first == '\'' || first == '"' {
-            // A literal runs to the next quote of the same kind; an
-            // unterminated one is left for libyang to reject.
-            rest.char_indices()
-                .skip(1)
-                .find(|&(_, c)| c == first)
-                .map_or(rest.len(), |(at, _)| at + 1)
-        } else if is_name_start(first) {
-            rest.char_indices()
-                .find(|&(_, c)| !is_name_char(c))
-                .map_or(rest.len(), |(at, _)| at)
-        } else {
-            first.len_utf8()
-        };
-        let (token, after) = rest.split_at_checked(token_end).unwrap_or((rest, ""));
-        rest = after;
+    for (index, token) in tokens.iter().enumerate() {
         // A name followed by one colon, not two (an axis such as
         // `child::`), is the prefix of a qualified name.
-        if is_name_start(first) && after.starts_with(':') && !after.starts_with("::") {
-            out.push_str(&module_name(select, token, namespaces)?);
+        let is_prefix = token.kind == TokenKind::Name
+            && tokens.get(index + 1).is_some_and(|next| next.text == ":")
+            && tokens.get(index + 2).is_none_or(|after| after.text != ":");
+        if is_prefix {
+            out.push_str(&module_name(select, token.text, namespaces)?);
         } else {
-            out.push_str(token);
+            out.push_str(token.text);
         }
     }
     Ok(out)
+}
+
+/// The kinds of XPath tokens that the rewrites here tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    /// A string literal with its quotes.
+    Literal,
+    /// An NCName: a name test, prefix, axis or function name.
+    Name,
+    /// White space.
+    Space,
+    /// One other character, such as `=`, `:`, `/` or `[`.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    kind: TokenKind,
+    text: &'a str,
+}
+
+/// Splits `expression` into literals, names, white space and single other
+/// characters. Concatenating the texts gives `expression` back.
+fn tokenize(expression: &str) -> Vec<Token<'_>> {
+    let mut tokens = Vec::new();
+    let mut rest = expression;
+    while let Some(first) = rest.chars().next() {
+        let (kind, end) = if first == '\'' || first == '"' {
+            // A literal runs to the next quote of the same kind; an
+            // unterminated one is left for libyang to reject.
+            let end = rest
+                .char_indices()
+                .skip(1)
+                .find(|&(_, c)| c == first)
+                .map_or(rest.len(), |(at, _)| at + 1);
+            (TokenKind::Literal, end)
+        } else if is_name_start(first) {
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| !is_name_char(c))
+                .map_or(rest.len(), |(at, _)| at);
+            (TokenKind::Name, end)
+        } else if first.is_whitespace() {
+            (TokenKind::Space, first.len_utf8())
+        } else {
+            (TokenKind::Other, first.len_utf8())
+        };
+        let (text, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        tokens.push(Token { kind, text });
+        rest = after;
+    }
+    tokens
+}
+
+/// Lowercases every string literal that `expression` compares with `=` or
+/// `!=` to a case-insensitive leaf ([`CASE_INSENSITIVE`]), on either side
+/// of the operator.
+pub fn fold_case_insensitive_literals(expression: &str) -> String {
+    let tokens = tokenize(expression);
+    // Indexes of the tokens other than white space, in order.
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&index| tokens[index].kind != TokenKind::Space)
+        .collect();
+    let text = |position: usize| significant.get(position).map(|&index| tokens[index].text);
+    let is_folded_leaf = |position: usize| {
+        significant.get(position).is_some_and(|&index| {
+            tokens[index].kind == TokenKind::Name && case_insensitive_leaf(tokens[index].text)
+        })
+    };
+
+    let mut folded = vec![false; tokens.len()];
+    for (position, &index) in significant.iter().enumerate() {
+        if tokens[index].kind != TokenKind::Literal {
+            continue;
+        }
+        // Left of the literal: `leaf = 'x'` or `leaf != 'x'`.
+        let left = position.checked_sub(1).filter(|&at| text(at) == Some("="));
+        let left_leaf = left.and_then(|at| {
+            let before = at.checked_sub(1)?;
+            let name = if text(before) == Some("!") {
+                before.checked_sub(1)?
+            } else {
+                before
+            };
+            is_folded_leaf(name).then_some(())
+        });
+        // Right of the literal: `'x' = leaf`, `'x' != p:leaf` or
+        // `'x' = a/b/leaf`, whose last name step is the leaf.
+        let operator_end = match (text(position + 1), text(position + 2)) {
+            (Some("="), _) => Some(position + 1),
+            (Some("!"), Some("=")) => Some(position + 2),
+            _ => None,
+        };
+        let right_leaf = operator_end.and_then(|end| {
+            let mut last_name = None;
+            let mut at = end + 1;
+            while let Some(&index) = significant.get(at) {
+                match tokens[index].kind {
+                    TokenKind::Name => last_name = Some(at),
+                    TokenKind::Other if matches!(tokens[index].text, ":" | "/") => {}
+                    _ => break,
+                }
+                at += 1;
+            }
+            last_name.filter(|&name| is_folded_leaf(name)).map(|_| ())
+        });
+        if left_leaf.is_some() || right_leaf.is_some() {
+            folded[index] = true;
+        }
+    }
+
+    tokens
+        .iter()
+        .zip(folded)
+        .map(|(token, fold)| {
+            if fold {
+                token.text.to_lowercase()
+            } else {
+                token.text.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Returns whether `name` is the name of a leaf in [`CASE_INSENSITIVE`].
+fn case_insensitive_leaf(name: &str) -> bool {
+    CASE_INSENSITIVE
+        .iter()
+        .any(|path| path.rsplit('/').next() == Some(name))
 }
 
 fn module_name(

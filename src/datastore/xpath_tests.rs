@@ -237,3 +237,43 @@ fn get_filters_state_and_configuration() {
 fn unknown_node_selects_nothing() {
     assert_eq!(selected(&data(), "/ztpd-ztp:no-such-node"), "");
 }
+
+#[test]
+fn policy_name_literals_lowercased() {
+    for (expression, expected) in [
+        (
+            "/ztpd-ssl:ssl/ssl-policies/ssl-policy[ztpd-ssl:policy-name='ZTP_Policy']",
+            "/ztpd-ssl:ssl/ssl-policies/ssl-policy[ztpd-ssl:policy-name='ztp_policy']",
+        ),
+        (
+            r#"//certificate-remote[ssl-policy != "ZTP_Policy"]"#,
+            r#"//certificate-remote[ssl-policy != "ztp_policy"]"#,
+        ),
+        (
+            "//certificate-remote['ZTP_Policy' = ztpd-ztp:ssl-policy]",
+            "//certificate-remote['ztp_policy' = ztpd-ztp:ssl-policy]",
+        ),
+        (
+            "'ZTP_Policy'=/ztpd-ssl:ssl/ssl-policies/ssl-policy/policy-name",
+            "'ztp_policy'=/ztpd-ssl:ssl/ssl-policies/ssl-policy/policy-name",
+        ),
+    ] {
+        assert_eq!(super::fold_case_insensitive_literals(expression), expected);
+    }
+}
+
+#[test]
+fn other_literals_kept() {
+    for expression in [
+        "//certificate-remote[port='ABC']",
+        "//ssl-policy[contains(policy-name, 'ZTP')]",
+        "//ssl-policy[policy-name >= 'ZTP']",
+        "//ssl-policy[pki-domain='Default']/policy-name",
+        "//ssl-policy['ZTP' = policy-name-other]",
+    ] {
+        assert_eq!(
+            super::fold_case_insensitive_literals(expression),
+            expression
+        );
+    }
+}
