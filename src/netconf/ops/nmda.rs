@@ -3,7 +3,7 @@
 
 use crate::datastore::Datastore;
 use crate::netconf::error::{ErrorInfo, ErrorType, RpcError};
-use crate::netconf::xml::{Element, NS_BASE};
+use crate::netconf::xml::{Element, NS_BASE, in_scope_prefixes};
 use crate::netconf::yang_library::NS_DATASTORES;
 
 /// Namespace of `ietf-netconf-nmda`.
@@ -46,15 +46,11 @@ pub fn resolve_identity(value: &str, scope: &[&Element]) -> Result<Identity, Str
             name: value.to_owned(),
         });
     };
-    let namespace = scope
-        .iter()
-        .find_map(|element| {
-            element
-                .prefixes
-                .iter()
-                .find(|(declared, _)| declared == prefix)
-                .map(|(_, uri)| uri.clone())
-        })
+    let outermost_first: Vec<&Element> = scope.iter().rev().copied().collect();
+    let namespace = in_scope_prefixes(&outermost_first)
+        .into_iter()
+        .find(|(declared, _)| declared == prefix)
+        .map(|(_, uri)| uri)
         .ok_or_else(|| format!("the prefix {prefix:?} of {value:?} is not declared"))?;
     Ok(Identity {
         namespace: Some(namespace),
@@ -171,6 +167,16 @@ mod tests {
             assert_eq!(error.tag, ErrorTag::InvalidValue, "{value}");
             assert!(error.message.contains(value), "{}", error.message);
         }
+    }
+
+    #[test]
+    fn inner_prefix_declaration_wins() {
+        // The rpc binds ds to the datastores namespace; the parameter
+        // binds it to another, so ds:running is no datastore identity.
+        let error =
+            parse_datastore(r#"<datastore xmlns:ds="urn:example:other">ds:running</datastore>"#)
+                .expect_err("ds is rebound");
+        assert_eq!(error.tag, ErrorTag::InvalidValue);
     }
 
     #[test]
