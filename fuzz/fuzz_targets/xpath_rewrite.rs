@@ -1,5 +1,5 @@
 //! Fuzzes the rewrites of an XPath filter's `select` expression before
-//! libyang sees it. A panic, a prefix translation that changes anything but
+//! libyang parses it. A panic, a prefix translation that changes anything but
 //! prefixes, or a case folding that changes anything but letter case,
 //! fails the target.
 
