@@ -826,5 +826,26 @@ fn validate(tree: DataTree<'static>) -> Result<DataTree<'static>, RpcError> {
     Ok(raw.into_tree())
 }
 
+/// Builds `nodes` into a data tree, validates it against the schema and
+/// prints it as XML, for the tests of code that produces state. Panics on
+/// a node libyang rejects, naming its path.
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::panic)]
+pub(crate) fn valid_state_xml(nodes: &[StateNode]) -> String {
+    let context = crate::schema::context().expect("schema");
+    let mut tree = DataTree::new(context);
+    for node in nodes {
+        tree.new_path(&node.path, node.value.as_deref(), false)
+            .unwrap_or_else(|err| panic!("{}: {err}", node.path));
+    }
+    tree.validate(yang3::data::DataValidationFlags::PRESENT)
+        .expect("the state is valid against the schema");
+    tree.print_string(
+        yang3::data::DataFormat::XML,
+        yang3::data::DataPrinterFlags::WITH_SIBLINGS,
+    )
+    .expect("prints")
+}
+
 #[cfg(test)]
 mod tests;

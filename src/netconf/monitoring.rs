@@ -222,7 +222,6 @@ mod tests {
     use std::time::Duration;
 
     use tokio_util::sync::CancellationToken;
-    use yang3::data::{Data, DataFormat, DataPrinterFlags, DataTree, DataValidationFlags};
 
     use super::*;
     use crate::datastore::{Datastore, DatastoreHandle};
@@ -272,18 +271,7 @@ mod tests {
             .expect("lock granted");
         let locks = datastore.locks().await.expect("locks");
 
-        let nodes = netconf_state(&server, &locks);
-        let context = crate::schema::context().expect("schema");
-        let mut tree = DataTree::new(context);
-        for node in &nodes {
-            tree.new_path(&node.path, node.value.as_deref(), false)
-                .unwrap_or_else(|err| panic!("{}: {err}", node.path));
-        }
-        tree.validate(DataValidationFlags::PRESENT)
-            .expect("netconf-state is valid against ietf-netconf-monitoring");
-        let xml = tree
-            .print_string(DataFormat::XML, DataPrinterFlags::WITH_SIBLINGS)
-            .expect("prints");
+        let xml = crate::datastore::valid_state_xml(&netconf_state(&server, &locks));
 
         for expected in [
             "<session-id>7</session-id>",

@@ -342,28 +342,12 @@ mod tests {
         assert!(feed.replay.is_empty());
     }
 
-    /// Prints the stream list of `bus` through libyang, which validates it
-    /// against `nc-notifications`.
-    fn streams_xml(bus: &NotificationBus) -> String {
-        use yang3::data::{Data, DataFormat, DataPrinterFlags, DataTree, DataValidationFlags};
-        let context = crate::schema::context().expect("schema");
-        let mut tree = DataTree::new(context);
-        for node in bus.streams_state() {
-            tree.new_path(&node.path, node.value.as_deref(), false)
-                .unwrap_or_else(|err| panic!("{}: {err}", node.path));
-        }
-        tree.validate(DataValidationFlags::PRESENT)
-            .expect("the stream list is valid against nc-notifications");
-        tree.print_string(DataFormat::XML, DataPrinterFlags::WITH_SIBLINGS)
-            .expect("prints")
-    }
-
     #[test]
     fn stream_list_shows_replay_log_age() {
         let bus = NotificationBus::new();
         // libyang prints the UTC offset `Z` in its canonical form `+00:00`.
         let created = format_event_time(bus.inner.created).replace('Z', "+00:00");
-        let xml = streams_xml(&bus);
+        let xml = crate::datastore::valid_state_xml(&bus.streams_state());
         for expected in [
             "<name>NETCONF</name>",
             "<replaySupport>true</replaySupport>",
@@ -375,7 +359,7 @@ mod tests {
 
         let dropped = OffsetDateTime::now_utc() - REPLAY_LOG_MAX_AGE - time::Duration::minutes(1);
         bus.publish(at("<old/>", dropped));
-        let xml = streams_xml(&bus);
+        let xml = crate::datastore::valid_state_xml(&bus.streams_state());
         let aged = format_event_time(dropped).replace('Z', "+00:00");
         assert!(
             xml.contains(&format!("<replayLogAgedTime>{aged}</replayLogAgedTime>")),
