@@ -309,6 +309,24 @@ impl Worker {
         self.pki.contains(DEFAULT_DOMAIN, BOOTSTRAP_CERTIFICATE)
     }
 
+    /// Removes the initial certificate that a download left in the PKI
+    /// domain when the process ended during it, by a kill or a crash,
+    /// before its cleanup ran. No download runs yet when this is called.
+    fn remove_interrupted_import(&self) {
+        match self.pki.remove(DEFAULT_DOMAIN, INITIAL_CERTIFICATE) {
+            Ok(true) => tracing::info!(
+                file = INITIAL_CERTIFICATE,
+                "removed the initial certificate that an interrupted download left in the PKI domain"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(
+                error = %err,
+                file = INITIAL_CERTIFICATE,
+                "cannot remove the initial certificate that an interrupted download left in the PKI domain"
+            ),
+        }
+    }
+
     /// Brings the state in line with the certificate file: details of an
     /// installed certificate (also after a restart), or `absent` when the
     /// file is gone.
@@ -543,26 +561,6 @@ fn phase_status(phase: Phase) -> ServerStatus {
 struct InitialCertificate<'a> {
     pki: &'a PkiStore,
     imported: bool,
-}
-
-impl Worker {
-    /// Removes the initial certificate that a download left in the PKI
-    /// domain when the process ended during it, by a kill or a crash,
-    /// before its cleanup ran. No download runs yet when this is called.
-    fn remove_interrupted_import(&self) {
-        match self.pki.remove(DEFAULT_DOMAIN, INITIAL_CERTIFICATE) {
-            Ok(true) => tracing::info!(
-                file = INITIAL_CERTIFICATE,
-                "removed the initial certificate that an interrupted download left in the PKI domain"
-            ),
-            Ok(false) => {}
-            Err(err) => tracing::warn!(
-                error = %err,
-                file = INITIAL_CERTIFICATE,
-                "cannot remove the initial certificate that an interrupted download left in the PKI domain"
-            ),
-        }
-    }
 }
 
 impl<'a> InitialCertificate<'a> {
