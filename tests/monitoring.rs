@@ -293,10 +293,7 @@ async fn netconf_state_shows_own_session_and_counters() {
 #[tokio::test]
 async fn netconf_state_lists_schemas_capabilities_and_locks() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut holder = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
-        let mut observer = Netconf::connect(daemon.address, Login::Password(PASSWORD), true).await;
+        let (_lab, daemon, mut holder, mut observer) = start_daemon_with_two_clients().await;
         let holder_id = text(&holder.server_hello, &["session-id"]).expect("session-id");
 
         let state = netconf_state(&mut observer, "").await;

@@ -345,10 +345,7 @@ async fn get_data_errors_follow_rfc_8526() {
 #[tokio::test]
 async fn edit_data_errors_and_locks() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut holder = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
-        let mut other = Netconf::connect(daemon.address, Login::Password(PASSWORD), true).await;
+        let (_lab, daemon, mut holder, mut other) = start_daemon_with_two_clients().await;
         let config = format!("<config>{}</config>", policy_config("p1"));
 
         let cases: &[(&str, &str, &str)] = &[

@@ -153,10 +153,7 @@ async fn malformed_xml_is_malformed_message() {
 #[tokio::test]
 async fn lock_denied_names_holder_and_dies_with_session() {
     with_timeout(async {
-        let lab = Lab::new();
-        let daemon = Daemon::start(&lab.write_config(""));
-        let mut first = Netconf::connect(daemon.address, Login::Key(&lab.client_key), true).await;
-        let mut second = Netconf::connect(daemon.address, Login::Password(PASSWORD), true).await;
+        let (_lab, daemon, mut first, mut second) = start_daemon_with_two_clients().await;
         let first_id = text(&first.server_hello, &["session-id"]).expect("session-id");
 
         first

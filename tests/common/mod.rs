@@ -618,6 +618,15 @@ pub async fn start_daemon_with_client() -> (Lab, Daemon, Netconf) {
     (lab, daemon, client)
 }
 
+/// Like [`start_daemon_with_client`], plus a second client that logs in
+/// with the lab password, so that tests of two sessions can tell them
+/// apart.
+pub async fn start_daemon_with_two_clients() -> (Lab, Daemon, Netconf, Netconf) {
+    let (lab, daemon, key_client) = start_daemon_with_client().await;
+    let password_client = Netconf::connect(daemon.address, Login::Password(PASSWORD), true).await;
+    (lab, daemon, key_client, password_client)
+}
+
 /// Configuration of the lab SSL policy.
 pub fn policy_config(name: &str) -> String {
     format!(
