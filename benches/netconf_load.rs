@@ -8,7 +8,8 @@
 //! temporary directory, listening on 127.0.0.1 only. The client is
 //! russh in the same process, so client and daemon share the machine's
 //! cores and every figure includes the client's cost. Latencies are of
-//! one request at a time on one session unless a line says otherwise.
+//! one request at a time on one session unless the line's label names
+//! more sessions.
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -19,7 +19,7 @@ fn loopback_server(address: &str, port: u16) -> String {
     server_entry(address, port, "p1", None)
 }
 
-/// A subtree filter for the RFC 6470 events, which leaves out the
+/// Returns a subtree filter for the RFC 6470 events, which leaves out the
 /// download events that configured servers cause.
 fn base_events_filter() -> String {
     let events: String = [

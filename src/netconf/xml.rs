@@ -320,11 +320,11 @@ fn predefined_entity(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Handling of an attribute that [`read_start`] cannot keep as written:
-/// a name that is not a valid qualified name (quick-xml reads names up to
-/// the next delimiter without checking their characters) or a value with
-/// a character that XML 1.0 does not allow. Echoed in a reply, such an
-/// attribute would make the reply malformed.
+/// Handling of an attribute that [`read_start`] cannot keep as written.
+/// Its name is not a valid qualified name, because quick-xml reads names
+/// up to the next delimiter without checking their characters, or its
+/// value has a character that XML 1.0 does not allow. Echoed in a reply,
+/// such an attribute would make the reply malformed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum InvalidAttributes {
     /// Fail, for a message that is parsed as a whole.
